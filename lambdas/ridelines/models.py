@@ -1,0 +1,91 @@
+"""Records shared across the domain and the edges (pydantic at the edges, plain data inside)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SyncStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def active(self) -> bool:
+        return self in (SyncStatus.QUEUED, SyncStatus.RUNNING)
+
+
+class SyncPhase(StrEnum):
+    QUEUED = "queued"
+    LIST = "list"
+    DIFF = "diff"
+    DOWNLOAD = "download"
+    PUBLISH = "publish"
+    DONE = "done"
+
+
+class SyncCounts(BaseModel):
+    """The counters of DESIGN 3.1, shown by ``GET /api/sync`` and printed by ``ridelines sync``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    listed: int = 0
+    new: int = 0
+    changed: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    downloaded: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+class SyncRequest(BaseModel):
+    """The async event the user Lambda (or a checkpointing sync) sends to the sync Lambda."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    athlete_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    sync_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    full: bool = False
+    checkpoint: dict[str, Any] | None = None
+
+
+class SyncRecord(BaseModel):
+    """One athlete's current (or last) sync: the single-flight lease and its live progress."""
+
+    athlete_id: str
+    sync_id: str
+    status: SyncStatus
+    phase: SyncPhase = SyncPhase.QUEUED
+    counts: SyncCounts = Field(default_factory=SyncCounts)
+    full: bool = False
+    started_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+    lease_expires_at: datetime
+    checkpoint: dict[str, Any] | None = None
+
+    def holds_lease(self, now: datetime) -> bool:
+        return self.status.active and self.lease_expires_at > now
+
+
+class User(BaseModel):
+    """One row of the users table, keyed by the intervals.icu athlete id."""
+
+    athlete_id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    encrypted_token: bytes | None = None  # ciphertext from TokenCipher; the plaintext is never stored
+    tiles_key: str | None = None  # tiles/{athlete_id}/{content-hash}.pmtiles
+    last_sync: dict[str, Any] | None = None  # summary of the last finished sync
+
+
+class OAuthCredentials(BaseModel):
+    client_id: str
+    client_secret: str

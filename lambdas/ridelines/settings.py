@@ -1,0 +1,54 @@
+"""Names of the environment variables the stacks set and the code reads (one place for both).
+
+The stacks (``stacks/``) import these names when they set Lambda environments, and the code
+reads them through the small pydantic settings models of each area, so a rename cannot drift.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Tables, bucket, keys, secret (set by the stacks; the local stack sets the same names)
+USERS_TABLE_NAME = "USERS_TABLE_NAME"
+OAUTH_STATE_TABLE_NAME = "OAUTH_STATE_TABLE_NAME"
+SYNC_TABLE_NAME = "SYNC_TABLE_NAME"
+S3_BUCKET = "S3_BUCKET"
+JWT_KMS_KEY_ID = "JWT_KMS_KEY_ID"
+TOKEN_KMS_KEY_ID = "TOKEN_KMS_KEY_ID"
+OAUTH_CREDENTIALS_SECRET_ARN = "OAUTH_CREDENTIALS_SECRET_ARN"
+SYNC_LAMBDA_FUNCTION_NAME = "SYNC_LAMBDA_FUNCTION_NAME"
+CLOUDFRONT_DISTRIBUTION_ID = "CLOUDFRONT_DISTRIBUTION_ID"
+# URLs
+FRONTEND_URL = "FRONTEND_URL"
+API_URL = "API_URL"
+TILES_BASE_URL = "TILES_BASE_URL"  # e.g. https://dxxxx.cloudfront.net ; tiles_url = TILES_BASE_URL/tiles/...
+INTERVALS_URL = "INTERVALS_URL"
+# Behaviour
+TIPPECANOE_ARGS = "TIPPECANOE_ARGS"
+JWT_LIFETIME_SECONDS = "RIDELINES_JWT_LIFETIME_SECONDS"
+INCLUDE_VIRTUAL = "RIDELINES_INCLUDE_VIRTUAL"
+RATE_LIMIT_PER_SECOND = "RIDELINES_RATE_LIMIT_PER_SECOND"
+OAUTH_CLIENT_ID = "RIDELINES_OAUTH_CLIENT_ID"
+OAUTH_CLIENT_SECRET = "RIDELINES_OAUTH_CLIENT_SECRET"  # only seeds the local stack's emulated secret
+
+DEFAULT_INTERVALS_URL = "https://intervals.icu"
+DEFAULT_JWT_LIFETIME_SECONDS = 12 * 3600
+DEFAULT_RATE_LIMIT_PER_SECOND = 10.0
+JWT_AUDIENCE = "ridelines"
+OAUTH_SCOPE = "ACTIVITY:READ"
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def intervals_url() -> str:
+    return (env(INTERVALS_URL, DEFAULT_INTERVALS_URL) or DEFAULT_INTERVALS_URL).rstrip("/")
+
+
+def flag(name: str, default: bool = False) -> bool:
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
