@@ -25,9 +25,10 @@ def main(argv: list[str]) -> int:
         section = module.run()
         sections.append(section.rstrip() + f"\n\n_{name} took {time.perf_counter() - started:.1f} s._\n")
         failed |= "**FAIL**" in section
+    command = "python -m bench" + ("".join(" " + a for a in argv))
     header = (
         "# Benchmark results\n\n"
-        f"Produced by `make bench` (`python -m bench{(" " + " ".join(argv)) if argv else ""}`) on "
+        f"Produced by `make bench` (`{command}`) on "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, Python {platform.python_version()}.\n"
         "Targets are ratios against a baseline measured in the same run.\n\n"
     )
