@@ -1,0 +1,171 @@
+"""In-memory implementations of the ports: the reference semantics, used by unit tests.
+
+Thread-safe, because the sync pipeline downloads concurrently and the local stack runs the
+sync in a background thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ridelines.errors import SyncInProgress
+from ridelines.models import OAuthCredentials, SyncRecord, SyncStatus, User
+
+
+class MemoryBlobStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.metadata: dict[str, dict[str, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream",
+                  cache_control: str | None = None) -> None:
+        with self._lock:
+            self.objects[key] = bytes(data)
+            self.metadata[key] = {"content_type": content_type, "cache_control": cache_control}
+
+    def put_file(self, key: str, path: Path, *, content_type: str = "application/octet-stream",
+                 cache_control: str | None = None) -> None:
+        self.put_bytes(key, Path(path).read_bytes(), content_type=content_type, cache_control=cache_control)
+
+    def get_bytes(self, key: str) -> bytes | None:
+        with self._lock:
+            return self.objects.get(key)
+
+    def download_file(self, key: str, path: Path) -> bool:
+        data = self.get_bytes(key)
+        if data is None:
+            return False
+        Path(path).write_bytes(data)
+        return True
+
+    def exists(self, key: str) -> bool:
+        with self._lock:
+            return key in self.objects
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self.objects.pop(key, None)
+            self.metadata.pop(key, None)
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        with self._lock:
+            keys = sorted(k for k in self.objects if k.startswith(prefix))
+        return iter(keys)
+
+
+class MemoryUserRepository:
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self._lock = threading.Lock()
+
+    def get(self, athlete_id: str) -> User | None:
+        with self._lock:
+            user = self.users.get(athlete_id)
+            return user.model_copy(deep=True) if user else None
+
+    def upsert_login(self, athlete_id: str, name: str, encrypted_token: bytes, now: datetime) -> User:
+        with self._lock:
+            existing = self.users.get(athlete_id)
+            if existing:
+                user = existing.model_copy(update={"name": name, "encrypted_token": encrypted_token,
+                                                   "updated_at": now})
+            else:
+                user = User(athlete_id=athlete_id, name=name, created_at=now, updated_at=now,
+                            encrypted_token=encrypted_token)
+            self.users[athlete_id] = user
+            return user.model_copy(deep=True)
+
+    def set_tiles_key(self, athlete_id: str, tiles_key: str | None, now: datetime) -> None:
+        with self._lock:
+            user = self.users[athlete_id]
+            self.users[athlete_id] = user.model_copy(update={"tiles_key": tiles_key, "updated_at": now})
+
+    def set_last_sync(self, athlete_id: str, summary: Mapping[str, Any], now: datetime) -> None:
+        with self._lock:
+            user = self.users[athlete_id]
+            self.users[athlete_id] = user.model_copy(update={"last_sync": dict(summary), "updated_at": now})
+
+    def delete(self, athlete_id: str) -> None:
+        with self._lock:
+            self.users.pop(athlete_id, None)
+
+
+class MemoryOAuthStateRepository:
+    def __init__(self) -> None:
+        self.states: dict[str, tuple[str, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, state: str, redirect_path: str, expires_at: datetime) -> None:
+        with self._lock:
+            self.states[state] = (redirect_path, expires_at)
+
+    def consume(self, state: str, now: datetime) -> str | None:
+        with self._lock:
+            entry = self.states.pop(state, None)
+        if entry is None or entry[1] <= now:
+            return None
+        return entry[0]
+
+
+class MemorySyncStateRepository:
+    def __init__(self) -> None:
+        self.records: dict[str, SyncRecord] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, athlete_id: str, sync_id: str, *, full: bool, now: datetime,
+                lease_seconds: int) -> SyncRecord:
+        with self._lock:
+            current = self.records.get(athlete_id)
+            if current is not None and current.holds_lease(now):
+                raise SyncInProgress(current.sync_id)
+            record = SyncRecord(athlete_id=athlete_id, sync_id=sync_id, status=SyncStatus.QUEUED, full=full,
+                                started_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds))
+            self.records[athlete_id] = record
+            return record.model_copy(deep=True)
+
+    def get(self, athlete_id: str) -> SyncRecord | None:
+        with self._lock:
+            record = self.records.get(athlete_id)
+            return record.model_copy(deep=True) if record else None
+
+    def save(self, record: SyncRecord) -> None:
+        with self._lock:
+            current = self.records.get(record.athlete_id)
+            if current is not None and current.sync_id != record.sync_id:
+                raise SyncInProgress(current.sync_id)
+            self.records[record.athlete_id] = record.model_copy(deep=True)
+
+    def delete(self, athlete_id: str) -> None:
+        with self._lock:
+            self.records.pop(athlete_id, None)
+
+
+class RecordingInvoker:
+    """Records payloads instead of invoking; tests decide when (and whether) to run them."""
+
+    def __init__(self) -> None:
+        self.payloads: list[dict[str, Any]] = []
+
+    def invoke(self, payload: Mapping[str, Any]) -> None:
+        self.payloads.append(dict(payload))
+
+
+class RecordingInvalidator:
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def invalidate(self, paths: list[str]) -> None:
+        self.paths.extend(paths)
+
+
+class StaticOAuthCredentials:
+    def __init__(self, client_id: str, client_secret: str) -> None:
+        self._credentials = OAuthCredentials(client_id=client_id, client_secret=client_secret)
+
+    def get(self) -> OAuthCredentials:
+        return self._credentials
