@@ -66,7 +66,6 @@ class StandinActivity:
                 "id": self.id,
                 "start_date_local": local.isoformat(timespec="seconds"),
                 "source": "STRAVA",
-                "_note": "STRAVA activities are not available via the API",
             }
         return {
             "id": self.id,

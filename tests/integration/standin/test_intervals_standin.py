@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from ridelines.standin.intervals import IntervalsStandin
 FIT_ROOT = Path(__file__).resolve().parents[2] / "data" / "fit"
 SHARED_FIT_ROOT = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "fit"
 RIDE = "python-fitparse/garmin-edge-820-bike.fit"
+OPENAPI = Path(__file__).resolve().parents[2] / "data" / "intervals" / "intervals-openapi.json"
 
 
 def fit_path(rel: str) -> Path:
@@ -55,7 +57,6 @@ def test_api_key_basic_auth_lists_activities_newest_first(standin: IntervalsStan
         "id": "s1",
         "start_date_local": "2022-06-01T00:00:00",
         "source": "STRAVA",
-        "_note": "STRAVA activities are not available via the API",
     }
 
 
@@ -199,3 +200,20 @@ def test_edits_show_in_the_listing(standin: IntervalsStandin) -> None:
         timeout=5,
     ).json()
     assert "a1" not in {a["id"] for a in listing}
+
+
+def test_listing_uses_only_fields_and_parameters_of_the_official_document(standin: IntervalsStandin) -> None:
+    spec = json.loads(OPENAPI.read_text())
+    activity_schema = spec["components"]["schemas"]["Activity"]["properties"]
+    listing = spec["paths"]["/api/v1/athlete/{id}/activities"]["get"]
+    assert {"oldest", "newest", "limit"} <= {p["name"] for p in listing["parameters"]}
+    for path in ("/api/v1/activity/{id}/file", "/api/v1/disconnect-app", "/api/v1/athlete/{id}"):
+        assert path in spec["paths"]
+    activities = requests.get(
+        f"{standin.base_url}/api/v1/athlete/0/activities?oldest=2000-01-01",
+        auth=("API_KEY", "secret-key"),
+        timeout=5,
+    ).json()
+    for activity in activities:
+        assert set(activity) <= set(activity_schema), set(activity) - set(activity_schema)
+        assert activity["source"] in activity_schema["source"]["enum"]
