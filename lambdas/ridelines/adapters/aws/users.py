@@ -1,0 +1,108 @@
+"""Users table (PK ``athlete_id``): one row per athlete, the intervals.icu token stored as KMS ciphertext."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ridelines.errors import NotFound
+from ridelines.models import User
+
+
+class DynamoUserRepository:
+    def __init__(self, table_name: str, *, client: Any = None) -> None:
+        self.table_name = table_name
+        self._client = client or boto3.client("dynamodb")
+
+    def get(self, athlete_id: str) -> User | None:
+        item = self._client.get_item(
+            TableName=self.table_name, Key=_key(athlete_id), ConsistentRead=True
+        ).get("Item")
+        return _to_user(item) if item else None
+
+    def upsert_login(self, athlete_id: str, name: str, encrypted_token: bytes, now: datetime) -> User:
+        # One atomic write: created_at is set only when the row is new, so it survives every later login.
+        item = self._client.update_item(
+            TableName=self.table_name,
+            Key=_key(athlete_id),
+            UpdateExpression=(
+                "SET #name = :name, encrypted_token = :token, updated_at = :now, "
+                "created_at = if_not_exists(created_at, :now)"
+            ),
+            ExpressionAttributeNames={"#name": "name"},
+            ExpressionAttributeValues={
+                ":name": {"S": name},
+                ":token": {"B": encrypted_token},
+                ":now": {"S": _iso(now)},
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        return _to_user(item)
+
+    def set_tiles_key(self, athlete_id: str, tiles_key: str | None, now: datetime) -> None:
+        if tiles_key is None:
+            self._update_existing(
+                athlete_id, "SET updated_at = :now REMOVE tiles_key", {":now": {"S": _iso(now)}}
+            )
+        else:
+            self._update_existing(
+                athlete_id,
+                "SET tiles_key = :key, updated_at = :now",
+                {":key": {"S": tiles_key}, ":now": {"S": _iso(now)}},
+            )
+
+    def set_last_sync(self, athlete_id: str, summary: Mapping[str, Any], now: datetime) -> None:
+        # Stored as JSON text: a free-form summary with floats has no clean DynamoDB number mapping.
+        self._update_existing(
+            athlete_id,
+            "SET last_sync = :summary, updated_at = :now",
+            {
+                ":summary": {"S": json.dumps(dict(summary), default=str, sort_keys=True)},
+                ":now": {"S": _iso(now)},
+            },
+        )
+
+    def delete(self, athlete_id: str) -> None:
+        self._client.delete_item(TableName=self.table_name, Key=_key(athlete_id))
+
+    def _update_existing(self, athlete_id: str, expression: str, values: dict[str, Any]) -> None:
+        # Never resurrect a deleted account as a half row (a sync finishing after DELETE /api/user).
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=_key(athlete_id),
+                UpdateExpression=expression,
+                ExpressionAttributeValues=values,
+                ConditionExpression="attribute_exists(athlete_id)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise NotFound(f"no user {athlete_id}") from None
+            raise
+
+
+def _key(athlete_id: str) -> dict[str, Any]:
+    return {"athlete_id": {"S": athlete_id}}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _to_user(item: Mapping[str, Any]) -> User:
+    token = item.get("encrypted_token", {}).get("B")
+    last_sync = item.get("last_sync", {}).get("S")
+    return User(
+        athlete_id=item["athlete_id"]["S"],
+        name=item.get("name", {}).get("S", item["athlete_id"]["S"]),
+        created_at=datetime.fromisoformat(item["created_at"]["S"]),
+        updated_at=datetime.fromisoformat(item["updated_at"]["S"]),
+        encrypted_token=bytes(token) if token is not None else None,
+        tiles_key=item.get("tiles_key", {}).get("S"),
+        last_sync=json.loads(last_sync) if last_sync else None,
+    )

@@ -1,0 +1,1 @@
+"""Login: OAuth state, redirect validation, the intervals.icu OAuth calls, JWT minting and verification."""
