@@ -51,7 +51,7 @@ def _check_form(path: str) -> None:
         raise InvalidRedirectPath("redirect_path must be a relative path starting with '/'")
     if "//" in path or "\\" in path:
         raise InvalidRedirectPath("redirect_path must stay on this site")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F or ch.isspace() for ch in path):
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F or (ch.isspace() and ch != " ") for ch in path):
         raise InvalidRedirectPath("redirect_path contains control characters")
     if "#" in path:
         raise InvalidRedirectPath("redirect_path must not contain a fragment")

@@ -41,6 +41,8 @@ class JwtVerifier:
         self._jwks_source: JwksSource = jwks if callable(jwks) else (lambda: jwks)
         self.issuer = issuer
         self.audience = audience
+        # Public so verifiers for several audiences can share one (cached) key source.
+        self.jwks_source = self._jwks_source
         self._leeway = leeway_seconds
         self._clock = clock
 
@@ -64,6 +66,16 @@ class JwtVerifier:
             _CachedJwksFetcher(jwks_url, cache_seconds=cache_seconds, timeout=timeout),
             issuer=issuer,
             audience=audience,
+        )
+
+    def with_audience(self, audience: str) -> JwtVerifier:
+        """The same issuer and key source, another audience (API Gateway accepts any configured one)."""
+        return JwtVerifier(
+            self._jwks_source,
+            issuer=self.issuer,
+            audience=audience,
+            leeway_seconds=self._leeway,
+            clock=self._clock,
         )
 
     def verify(self, token: str) -> dict[str, Any]:
