@@ -1,0 +1,1 @@
+"""Build recipes for the Lambda layers (no Docker): Python dependencies and Tippecanoe."""

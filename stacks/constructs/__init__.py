@@ -1,0 +1,1 @@
+"""One construct per capability; the stacks in ``stacks/`` only wire these together."""
