@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ from ridelines.errors import RidelinesError
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "ridelines-api")
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Ridelines")
 tracer = Tracer()
+# Discovery and JWKS requests publish no metric by design; that is not worth a warning per request.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
