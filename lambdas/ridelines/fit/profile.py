@@ -1,0 +1,112 @@
+"""The few FIT profile numbers the track decoder needs (FIT SDK profile, message and field numbers).
+
+Only what a GPS track and its summary need is listed; everything else in a FIT file is skipped
+by size. Names for enum values (sport, manufacturer...) come from fitdecode's full profile, see
+:mod:`ridelines.fit.names`.
+"""
+
+from __future__ import annotations
+
+# FIT epoch (1989-12-31T00:00:00Z) as a Unix timestamp.
+FIT_EPOCH_UNIX = 631065600
+# date_time values below this are seconds since device power-on, not since the FIT epoch.
+FIT_MIN_ABSOLUTE_TIME = 0x10000000
+
+# Global message numbers
+MESG_FILE_ID = 0
+MESG_SPORT = 12
+MESG_SESSION = 18
+MESG_RECORD = 20
+MESG_EVENT = 21
+
+FIELD_TIMESTAMP = 253
+
+# file_id fields
+FILE_ID_TYPE = 0
+FILE_ID_MANUFACTURER = 1
+FILE_ID_PRODUCT = 2
+FILE_ID_TIME_CREATED = 4
+# sport fields
+SPORT_SPORT = 0
+SPORT_SUB_SPORT = 1
+# session fields
+SESSION_START_TIME = 2
+SESSION_SPORT = 5
+SESSION_SUB_SPORT = 6
+SESSION_TOTAL_ELAPSED_TIME = 7  # s x 1000
+SESSION_TOTAL_TIMER_TIME = 8  # s x 1000
+SESSION_TOTAL_DISTANCE = 9  # m x 100
+SESSION_TOTAL_ASCENT = 22  # m
+# record fields
+RECORD_POSITION_LAT = 0
+RECORD_POSITION_LONG = 1
+RECORD_ALTITUDE = 2  # (m + 500) x 5, uint16
+RECORD_ENHANCED_ALTITUDE = 78  # (m + 500) x 5, uint32
+# event fields
+EVENT_EVENT = 0
+EVENT_EVENT_TYPE = 1
+
+# file_id.type
+FILE_TYPE_ACTIVITY = 4
+# event.event
+EVENT_TIMER = 0
+# event.event_type
+EVENT_TYPE_START = 0
+EVENT_TYPE_STOPS = frozenset({1, 4, 8, 9})  # stop, stop_all, stop_disable, stop_disable_all
+
+ALTITUDE_SCALE = 5.0
+ALTITUDE_OFFSET = 500.0
+SEMICIRCLES_TO_DEGREES = 180.0 / 2**31
+
+# Base types: number -> (size in bytes, struct format letter, invalid value). Strings and byte
+# arrays have no single invalid value; the decoder never extracts them.
+BASE_TYPES: dict[int, tuple[int, str, int | float | None]] = {
+    0x00: (1, "B", 0xFF),  # enum
+    0x01: (1, "b", 0x7F),  # sint8
+    0x02: (1, "B", 0xFF),  # uint8
+    0x83: (2, "h", 0x7FFF),  # sint16
+    0x84: (2, "H", 0xFFFF),  # uint16
+    0x85: (4, "i", 0x7FFFFFFF),  # sint32
+    0x86: (4, "I", 0xFFFFFFFF),  # uint32
+    0x07: (1, "s", None),  # string
+    0x88: (4, "f", None),  # float32 (invalid = all ones, never extracted)
+    0x89: (8, "d", None),  # float64
+    0x0A: (1, "B", 0x00),  # uint8z
+    0x8B: (2, "H", 0x0000),  # uint16z
+    0x8C: (4, "I", 0x00000000),  # uint32z
+    0x0D: (1, "B", 0xFF),  # byte
+    0x8E: (8, "q", 0x7FFFFFFFFFFFFFFF),  # sint64
+    0x8F: (8, "Q", 0xFFFFFFFFFFFFFFFF),  # uint64
+    0x90: (8, "Q", 0x0000000000000000),  # uint64z
+}
+
+# The fields the decoder extracts, per global message: field number -> the base types it
+# accepts. A file that declares one of these fields with another base type or size is handed to
+# the reference decoder (fitdecode) instead of being guessed at.
+WANTED_FIELDS: dict[int, dict[int, frozenset[int]]] = {
+    MESG_FILE_ID: {
+        FILE_ID_TYPE: frozenset({0x00}),
+        FILE_ID_MANUFACTURER: frozenset({0x84}),
+        FILE_ID_PRODUCT: frozenset({0x84}),
+        FILE_ID_TIME_CREATED: frozenset({0x86}),
+    },
+    MESG_SPORT: {SPORT_SPORT: frozenset({0x00}), SPORT_SUB_SPORT: frozenset({0x00})},
+    MESG_SESSION: {
+        SESSION_START_TIME: frozenset({0x86}),
+        SESSION_SPORT: frozenset({0x00}),
+        SESSION_SUB_SPORT: frozenset({0x00}),
+        SESSION_TOTAL_ELAPSED_TIME: frozenset({0x86}),
+        SESSION_TOTAL_TIMER_TIME: frozenset({0x86}),
+        SESSION_TOTAL_DISTANCE: frozenset({0x86}),
+        SESSION_TOTAL_ASCENT: frozenset({0x84}),
+    },
+    MESG_RECORD: {
+        RECORD_POSITION_LAT: frozenset({0x85}),
+        RECORD_POSITION_LONG: frozenset({0x85}),
+        RECORD_ALTITUDE: frozenset({0x84}),
+        RECORD_ENHANCED_ALTITUDE: frozenset({0x86}),
+    },
+    MESG_EVENT: {EVENT_EVENT: frozenset({0x00}), EVENT_EVENT_TYPE: frozenset({0x00})},
+}
+# Every message may carry a timestamp; it also feeds compressed-timestamp headers.
+TIMESTAMP_BASE_TYPES = frozenset({0x86})

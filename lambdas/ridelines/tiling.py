@@ -1,0 +1,247 @@
+"""GeoJSON Features -> one PMTiles file (layer ``activities``) with Tippecanoe.
+
+Features are streamed to Tippecanoe's stdin as GeoJSONSeq (one Feature per line), so memory stays
+flat however many rides an athlete has; Tippecanoe writes PMTiles directly (``-o x.pmtiles``).
+
+Settings (:data:`DEFAULT_TIPPECANOE_ARGS`), chosen so every ride stays visible at every zoom:
+
+* ``-Z0 -z12``: z12 is ~2.4 m per tile unit (4096 units per tile), finer than a phone can show
+  of a GPS line; the viewer overzooms beyond. Fewer zooms than Tippecanoe's default z14 means far
+  fewer tiles to cut, which is most of the build time.
+* ``--no-feature-limit --no-tile-size-limit``: a ride is never dropped to fit a tile budget
+  (dense areas stay complete). Lines are simplified per zoom instead (``--simplification=4``,
+  in tile units), which keeps low-zoom tiles small.
+* ``--drop-rate=0`` / ``-r1``: no feature thinning at low zooms (the default drops 60% of
+  lines per zoom level below the base zoom: rides vanish when zoomed out).
+* ``--force --quiet`` and ``-l activities``.
+
+``TIPPECANOE_ARGS`` (shlex-split) appends to these (later flags win in Tippecanoe), or
+``extra_args`` does per call.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shlex
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ridelines import settings
+from ridelines.errors import ConfigurationError, RidelinesError
+
+LAYER = "activities"
+DEFAULT_TIPPECANOE_ARGS: tuple[str, ...] = (
+    "--minimum-zoom=0",
+    "--maximum-zoom=12",
+    "--drop-rate=0",
+    "--no-feature-limit",
+    "--no-tile-size-limit",
+    "--simplification=4",
+)
+TIPPECANOE_FALLBACK_DIRS = ("/opt/bin",)
+
+
+@dataclass(frozen=True)
+class TileBuildResult:
+    path: Path
+    features_written: int
+    features_skipped_virtual: int
+    bytes: int
+
+
+def find_tippecanoe() -> str:
+    """Tippecanoe on PATH, else /opt/bin (the Lambda layer), else next to this Python (the venv)."""
+    found = shutil.which("tippecanoe")
+    candidates = [found] if found else []
+    candidates += [os.path.join(d, "tippecanoe") for d in TIPPECANOE_FALLBACK_DIRS]
+    candidates.append(os.path.join(os.path.dirname(sys.executable), "tippecanoe"))
+    for path in candidates:
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    raise ConfigurationError("tippecanoe not found on PATH, in /opt/bin or next to the Python interpreter")
+
+
+def check_tippecanoe(path: str) -> str:
+    """Run ``tippecanoe --version``; return its version line or raise ConfigurationError."""
+    try:
+        done = subprocess.run(  # noqa: S603 - our own binary, fixed arguments
+            [path, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except OSError as exc:
+        raise ConfigurationError(f"tippecanoe at {path} cannot run: {exc}") from None
+    except subprocess.TimeoutExpired:
+        raise ConfigurationError(f"tippecanoe at {path} did not answer --version") from None
+    text = (done.stdout + done.stderr).strip()
+    if done.returncode != 0 or "tippecanoe" not in text:
+        raise ConfigurationError(f"tippecanoe at {path} is broken (--version exit {done.returncode})")
+    return text.splitlines()[0]
+
+
+def tippecanoe_args(extra_args: Sequence[str] | None = None) -> list[str]:
+    if extra_args is None:
+        extra_args = shlex.split(settings.env(settings.TIPPECANOE_ARGS, "") or "")
+    return [*DEFAULT_TIPPECANOE_ARGS, *extra_args]
+
+
+def build_pmtiles(
+    features: Iterable[Mapping],
+    out_path: Path,
+    *,
+    include_virtual: bool = False,
+    extra_args: Sequence[str] | None = None,
+) -> TileBuildResult:
+    """Stream features into Tippecanoe, one layer ``activities``, written directly as PMTiles.
+
+    Virtual features (``properties.virtual``) are skipped unless ``include_virtual``. Zero
+    features give a valid PMTiles file with one empty z0 tile.
+    """
+    out_path = Path(out_path)
+    exe = find_tippecanoe()
+    check_tippecanoe(exe)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    # Tippecanoe writes next to the target, then we rename: a failed build never leaves a
+    # half-written file where a good one is expected.
+    tmp_dir = tempfile.mkdtemp(prefix=".tiles-", dir=out_path.parent)
+    tmp_out = Path(tmp_dir) / "out.pmtiles"
+    cmd = [
+        exe,
+        "-o",
+        str(tmp_out),
+        "--force",
+        "--quiet",
+        "-l",
+        LAYER,
+        "-t",
+        tmp_dir,
+        *tippecanoe_args(extra_args),
+    ]
+    written = skipped = 0
+    try:
+        with open(Path(tmp_dir) / "stderr.txt", "w+b") as err:
+            proc = subprocess.Popen(  # noqa: S603 - our own binary, arguments from our settings
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err
+            )
+            assert proc.stdin is not None
+            try:
+                for feature in features:
+                    props = feature.get("properties") or {}
+                    if props.get("virtual") and not include_virtual:
+                        skipped += 1
+                        continue
+                    line = json.dumps(_for_tiles(feature), separators=(",", ":"), allow_nan=False)
+                    proc.stdin.write(line.encode() + b"\n")
+                    written += 1
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            finally:
+                code = proc.wait()
+            err.seek(0)
+            message = err.read().decode(errors="replace").strip()
+        if written == 0:
+            write_empty_pmtiles(out_path)
+        else:
+            if code != 0 or not tmp_out.exists():
+                tail = message.splitlines()[-1] if message else "no message"
+                raise RidelinesError(f"tippecanoe failed (exit {code}): {tail}", code="tiles_failed")
+            os.replace(tmp_out, out_path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return TileBuildResult(out_path, written, skipped, out_path.stat().st_size)
+
+
+def _for_tiles(feature: Mapping) -> dict:
+    """The feature as Tippecanoe should see it: 2D coordinates (altitude is not drawn), no nulls."""
+    geometry = feature.get("geometry") or {}
+    kind = geometry.get("type")
+    coords = geometry.get("coordinates") or []
+    if kind == "LineString":
+        coords = [c[:2] for c in coords]
+    elif kind == "MultiLineString":
+        coords = [[c[:2] for c in line] for line in coords]
+    props = {k: v for k, v in (feature.get("properties") or {}).items() if v is not None}
+    return {"type": "Feature", "properties": props, "geometry": {"type": kind, "coordinates": coords}}
+
+
+# --- an empty but valid archive (Tippecanoe refuses to write one) -------------------------------
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _empty_mvt() -> bytes:
+    """An MVT with one layer ``activities`` and no features (protobuf written by hand)."""
+    name = LAYER.encode()
+    layer = (
+        b"\x78\x02" + b"\x0a" + _varint(len(name)) + name + b"\x28" + _varint(4096)
+    )  # version, name, extent
+    return b"\x1a" + _varint(len(layer)) + layer  # Tile.layers = 3
+
+
+def write_empty_pmtiles(path: Path) -> None:
+    """A PMTiles v3 archive holding one empty z0 tile, so readers and viewers accept it."""
+    tile = gzip.compress(_empty_mvt(), mtime=0)
+    # Directory: n=1, tile id delta 0, run length 1, length, offset+1 (=1 for offset 0).
+    root = gzip.compress(_varint(1) + _varint(0) + _varint(1) + _varint(len(tile)) + _varint(1), mtime=0)
+    metadata = gzip.compress(
+        json.dumps(
+            {
+                "name": LAYER,
+                "format": "pbf",
+                "vector_layers": [{"id": LAYER, "fields": {}, "minzoom": 0, "maxzoom": 0}],
+            }
+        ).encode(),
+        mtime=0,
+    )
+    root_off = 127
+    meta_off = root_off + len(root)
+    tile_off = meta_off + len(metadata)
+    header = b"PMTiles" + struct.pack(
+        "<BQQQQQQQQQQQBBBBBBiiiiBii",
+        3,
+        root_off,
+        len(root),
+        meta_off,
+        len(metadata),
+        tile_off,  # no leaf directories (length 0); a non-zero offset keeps go-pmtiles verify happy
+        0,
+        tile_off,
+        len(tile),
+        1,
+        1,
+        1,
+        1,  # clustered
+        2,  # internal compression gzip
+        2,  # tile compression gzip
+        1,  # MVT
+        0,
+        0,
+        -1800000000,
+        -850511287,
+        1800000000,
+        850511287,
+        0,
+        0,
+        0,
+    )
+    assert len(header) == 127
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(header + root + metadata + tile)
+    os.replace(tmp, path)
