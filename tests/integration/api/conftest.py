@@ -53,49 +53,89 @@ class LambdaContext:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    for name, value in {"AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
         for table, key in (("users", "athlete_id"), ("oauth-state", "state"), ("syncs", "athlete_id")):
-            dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
-        dynamodb.update_time_to_live(TableName="oauth-state", TimeToLiveSpecification={
-            "Enabled": True, "AttributeName": "expires_at"})
+            dynamodb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            )
+        dynamodb.update_time_to_live(
+            TableName="oauth-state", TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
         kms = boto3.client("kms")
         signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
-        token = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
+        token = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"][
+            "KeyId"
+        ]
         secret_arn = boto3.client("secretsmanager").create_secret(
-            Name="ridelines/oauth", SecretString=json.dumps({"client_id": CLIENT_ID,
-                                                             "client_secret": CLIENT_SECRET}))["ARN"]
+            Name="ridelines/oauth",
+            SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}),
+        )["ARN"]
         s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="ridelines-data", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.create_bucket(
+            Bucket="ridelines-data", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
         distribution_id = _distribution()
-        yield Aws("users", "oauth-state", "syncs", "ridelines-data", signing, token, secret_arn,
-                  distribution_id, dynamodb, kms, s3)
+        yield Aws(
+            "users",
+            "oauth-state",
+            "syncs",
+            "ridelines-data",
+            signing,
+            token,
+            secret_arn,
+            distribution_id,
+            dynamodb,
+            kms,
+            s3,
+        )
 
 
 def _distribution() -> str:
     config = {
-        "CallerReference": uuid.uuid4().hex, "Comment": "tiles", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": "ridelines-data.s3.amazonaws.com",
-                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "https-only",
-                                 "TrustedSigners": {"Enabled": False, "Quantity": 0},
-                                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
-                                 "MinTTL": 0},
+        "CallerReference": uuid.uuid4().hex,
+        "Comment": "tiles",
+        "Enabled": True,
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "s3",
+                    "DomainName": "ridelines-data.s3.amazonaws.com",
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "s3",
+            "ViewerProtocolPolicy": "https-only",
+            "TrustedSigners": {"Enabled": False, "Quantity": 0},
+            "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+            "MinTTL": 0,
+        },
     }
-    return str(boto3.client("cloudfront").create_distribution(DistributionConfig=config)["Distribution"]["Id"])
+    return str(
+        boto3.client("cloudfront").create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+    )
 
 
 @pytest.fixture
 def standin() -> Iterator[IntervalsStandin]:
-    service = IntervalsStandin(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, rate_limit_per_second=1000,
-                               burst=1000)
+    service = IntervalsStandin(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, rate_limit_per_second=1000, burst=1000
+    )
     service.add_athlete("i1001", name="Rider A")
     service.add_athlete("i2002", name="Rider B")
     with service:
@@ -105,11 +145,19 @@ def standin() -> Iterator[IntervalsStandin]:
 @pytest.fixture
 def env(aws: Aws, standin: IntervalsStandin, monkeypatch: pytest.MonkeyPatch) -> Aws:
     for name, value in {
-        "USERS_TABLE_NAME": aws.users_table, "OAUTH_STATE_TABLE_NAME": aws.state_table,
-        "SYNC_TABLE_NAME": aws.sync_table, "S3_BUCKET": aws.bucket, "JWT_KMS_KEY_ID": aws.signing_key_id,
-        "TOKEN_KMS_KEY_ID": aws.token_key_id, "OAUTH_CREDENTIALS_SECRET_ARN": aws.secret_arn,
-        "SYNC_LAMBDA_FUNCTION_NAME": "ridelines-sync", "CLOUDFRONT_DISTRIBUTION_ID": aws.distribution_id,
-        "FRONTEND_URL": FRONTEND, "API_URL": API, "TILES_BASE_URL": TILES, "INTERVALS_URL": standin.base_url,
+        "USERS_TABLE_NAME": aws.users_table,
+        "OAUTH_STATE_TABLE_NAME": aws.state_table,
+        "SYNC_TABLE_NAME": aws.sync_table,
+        "S3_BUCKET": aws.bucket,
+        "JWT_KMS_KEY_ID": aws.signing_key_id,
+        "TOKEN_KMS_KEY_ID": aws.token_key_id,
+        "OAUTH_CREDENTIALS_SECRET_ARN": aws.secret_arn,
+        "SYNC_LAMBDA_FUNCTION_NAME": "ridelines-sync",
+        "CLOUDFRONT_DISTRIBUTION_ID": aws.distribution_id,
+        "FRONTEND_URL": FRONTEND,
+        "API_URL": API,
+        "TILES_BASE_URL": TILES,
+        "INTERVALS_URL": standin.base_url,
     }.items():
         monkeypatch.setenv(name, value)
     return aws
@@ -117,8 +165,9 @@ def env(aws: Aws, standin: IntervalsStandin, monkeypatch: pytest.MonkeyPatch) ->
 
 def load_handler(name: str) -> Any:
     """Import ``lambdas/<name>/handler.py`` fresh (a new container), as the Lambda runtime would."""
-    spec = importlib.util.spec_from_file_location(f"_it_{name}_handler_{uuid.uuid4().hex}",
-                                                  LAMBDAS / name / "handler.py")
+    spec = importlib.util.spec_from_file_location(
+        f"_it_{name}_handler_{uuid.uuid4().hex}", LAMBDAS / name / "handler.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -158,12 +207,18 @@ def approve_at_standin(authorize_url: str, athlete_id: str, decision: str = "app
     """Drive the stand-in's consent page like a browser: GET the page, POST its form. Returns Location."""
     page = requests.get(authorize_url, timeout=5)
     assert page.status_code == 200, page.text
-    fields = {unescape(n): unescape(v) for n, v in
-              re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
+    fields = {
+        unescape(n): unescape(v)
+        for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)
+    }
     assert {"client_id", "redirect_uri", "scope", "state"} <= set(fields)
     base = authorize_url.split("?", 1)[0]
-    answer = requests.post(base, data={**fields, "athlete_id": athlete_id, "decision": decision},
-                           allow_redirects=False, timeout=5)
+    answer = requests.post(
+        base,
+        data={**fields, "athlete_id": athlete_id, "decision": decision},
+        allow_redirects=False,
+        timeout=5,
+    )
     assert answer.status_code == 302, answer.text
     return str(answer.headers["Location"])
 
@@ -186,7 +241,9 @@ def login(auth_handler: Any, lambda_context: Any) -> Any:
     def run(athlete_id: str, redirect_path: str = "/map") -> str:
         from urllib.parse import parse_qs, urlsplit
 
-        start = call(auth_handler, lambda_context, "GET", "/auth/login", query={"redirect_path": redirect_path})
+        start = call(
+            auth_handler, lambda_context, "GET", "/auth/login", query={"redirect_path": redirect_path}
+        )
         assert start["statusCode"] == 302, start
         back = approve_at_standin(start["headers"]["Location"], athlete_id)
         query = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from ridelines.auth.verify import JwtVerifier
 
 ISSUER = "https://api.example/auth"
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
 
 def body(response: dict[str, Any]) -> Any:
@@ -35,12 +36,19 @@ def pyjwt_verify(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
     """API Gateway's JWT authorizer rules, with PyJWT (independent of python-jose)."""
     kid = pyjwt.get_unverified_header(token)["kid"]
     key = next(k for k in pyjwt.PyJWKSet.from_dict(jwks).keys if k.key_id == kid)
-    return pyjwt.decode(token, key.key, algorithms=["RS256"], audience="ridelines", issuer=ISSUER,
-                        options={"require": ["exp", "nbf", "iat", "iss", "aud", "sub"]})
+    return pyjwt.decode(
+        token,
+        key.key,
+        algorithms=["RS256"],
+        audience="ridelines",
+        issuer=ISSUER,
+        options={"require": ["exp", "nbf", "iat", "iss", "aud", "sub"]},
+    )
 
 
-def test_full_login_issues_a_jwt_the_authorizer_accepts(login: Any, invoke: Any, auth_handler: Any,
-                                                        lambda_context: Any, env: Any) -> None:
+def test_full_login_issues_a_jwt_the_authorizer_accepts(
+    login: Any, invoke: Any, auth_handler: Any, lambda_context: Any, env: Any
+) -> None:
     location = login("i1001", "/map?year=2025")
     assert location.startswith("https://app.example/map?year=2025#token=")
     token = token_of(location)
@@ -49,16 +57,24 @@ def test_full_login_issues_a_jwt_the_authorizer_accepts(login: Any, invoke: Any,
 
     jwks = served_jwks(invoke, auth_handler, lambda_context)
     claims = pyjwt_verify(token, jwks)
-    assert (claims["sub"], claims["name"], claims["aud"], claims["iss"]) == ("i1001", "Rider A", "ridelines",
-                                                                            ISSUER)
+    assert (claims["sub"], claims["name"], claims["aud"], claims["iss"]) == (
+        "i1001",
+        "Rider A",
+        "ridelines",
+        ISSUER,
+    )
     assert claims["exp"] - claims["iat"] == 12 * 3600
     assert JwtVerifier(jwks, issuer=ISSUER).verify(token) == claims
 
     # The signature really is KMS's: KMS itself verifies it over the RAW signing input.
     signing_input, _, signature = token.rpartition(".")
     verdict = boto3.client("kms").verify(
-        KeyId=env.signing_key_id, Message=signing_input.encode(), MessageType="RAW",
-        Signature=pyjwt.utils.base64url_decode(signature), SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256")
+        KeyId=env.signing_key_id,
+        Message=signing_input.encode(),
+        MessageType="RAW",
+        Signature=pyjwt.utils.base64url_decode(signature),
+        SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256",
+    )
     assert verdict["SignatureValid"] is True
 
 
@@ -70,8 +86,9 @@ def test_openid_configuration(invoke: Any, auth_handler: Any, lambda_context: An
     assert config["id_token_signing_alg_values_supported"] == ["RS256"]
 
 
-def test_jwks_is_the_kms_public_key_and_cacheable(invoke: Any, auth_handler: Any, lambda_context: Any,
-                                                  env: Any) -> None:
+def test_jwks_is_the_kms_public_key_and_cacheable(
+    invoke: Any, auth_handler: Any, lambda_context: Any, env: Any
+) -> None:
     response = invoke(auth_handler, lambda_context, "GET", "/auth/.well-known/jwks.json")
     assert "max-age" in response["headers"]["Cache-Control"]
     (key,) = body(response)["keys"]
@@ -111,8 +128,9 @@ def test_created_at_is_kept_across_logins(login: Any, env: Any) -> None:
     assert env.dynamodb.scan(TableName="users")["Count"] == 1
 
 
-def test_state_is_stored_with_ttl_attribute(invoke: Any, auth_handler: Any, lambda_context: Any,
-                                            env: Any) -> None:
+def test_state_is_stored_with_ttl_attribute(
+    invoke: Any, auth_handler: Any, lambda_context: Any, env: Any
+) -> None:
     import time
 
     before = time.time()
@@ -133,15 +151,19 @@ def test_replayed_state_is_refused(invoke: Any, auth_handler: Any, lambda_contex
     assert body(replay)["error"] == "invalid_state"
 
 
-def test_expired_state_is_refused(invoke: Any, auth_handler: Any, lambda_context: Any, consent: Any,
-                                  env: Any, standin: Any) -> None:
+def test_expired_state_is_refused(
+    invoke: Any, auth_handler: Any, lambda_context: Any, consent: Any, env: Any, standin: Any
+) -> None:
     start = invoke(auth_handler, lambda_context, "GET", "/auth/login")
     back = consent(start["headers"]["Location"], "i1001")
     query = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
     # Age the stored state past its expiry; DynamoDB (moto) has not deleted it, the code must refuse it.
-    env.dynamodb.update_item(TableName="oauth-state", Key={"state": {"S": query["state"]}},
-                             UpdateExpression="SET expires_at = :past",
-                             ExpressionAttributeValues={":past": {"N": "1000"}})
+    env.dynamodb.update_item(
+        TableName="oauth-state",
+        Key={"state": {"S": query["state"]}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": "1000"}},
+    )
     response = invoke(auth_handler, lambda_context, "GET", "/auth/callback", query=query)
     assert (response["statusCode"], body(response)["error"]) == (400, "invalid_state")
     assert standin.count("POST", "/api/oauth/token") == 0  # the code was never exchanged
@@ -149,15 +171,26 @@ def test_expired_state_is_refused(invoke: Any, auth_handler: Any, lambda_context
 
 
 def test_unknown_state_is_refused(invoke: Any, auth_handler: Any, lambda_context: Any, env: Any) -> None:
-    response = invoke(auth_handler, lambda_context, "GET", "/auth/callback",
-                      query={"code": "abc123", "state": "Z" * 43})
+    response = invoke(
+        auth_handler, lambda_context, "GET", "/auth/callback", query={"code": "abc123", "state": "Z" * 43}
+    )
     assert (response["statusCode"], body(response)["error"]) == (400, "invalid_state")
 
 
-@pytest.mark.parametrize("path", ["//evil.example", "https://evil.example", "/\\evil.example",
-                                  "/%2F%2Fevil.example", "/%5Cevil.example", "/%252F%252Fevil.example"])
-def test_open_redirect_is_refused(invoke: Any, auth_handler: Any, lambda_context: Any, env: Any,
-                                  path: str) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "//evil.example",
+        "https://evil.example",
+        "/\\evil.example",
+        "/%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "/%252F%252Fevil.example",
+    ],
+)
+def test_open_redirect_is_refused(
+    invoke: Any, auth_handler: Any, lambda_context: Any, env: Any, path: str
+) -> None:
     response = invoke(auth_handler, lambda_context, "GET", "/auth/login", query={"redirect_path": path})
     assert response["statusCode"] == 400
     assert body(response)["error"] == "invalid_redirect_path"
@@ -165,8 +198,9 @@ def test_open_redirect_is_refused(invoke: Any, auth_handler: Any, lambda_context
     assert env.dynamodb.scan(TableName="oauth-state")["Count"] == 0
 
 
-def test_denied_consent_goes_home_with_error(invoke: Any, auth_handler: Any, lambda_context: Any,
-                                             consent: Any, env: Any) -> None:
+def test_denied_consent_goes_home_with_error(
+    invoke: Any, auth_handler: Any, lambda_context: Any, consent: Any, env: Any
+) -> None:
     start = invoke(auth_handler, lambda_context, "GET", "/auth/login", query={"redirect_path": "/map"})
     back = consent(start["headers"]["Location"], "i1001", decision="deny")
     query = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
@@ -179,8 +213,9 @@ def test_denied_consent_goes_home_with_error(invoke: Any, auth_handler: Any, lam
 
 
 @pytest.mark.parametrize("fault", ["500", "503", "reset"])
-def test_upstream_failure_is_502(invoke: Any, auth_handler: Any, lambda_context: Any, consent: Any,
-                                 standin: Any, env: Any, fault: str) -> None:
+def test_upstream_failure_is_502(
+    invoke: Any, auth_handler: Any, lambda_context: Any, consent: Any, standin: Any, env: Any, fault: str
+) -> None:
     start = invoke(auth_handler, lambda_context, "GET", "/auth/login")
     back = consent(start["headers"]["Location"], "i1001")
     query = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
@@ -191,17 +226,27 @@ def test_upstream_failure_is_502(invoke: Any, auth_handler: Any, lambda_context:
     assert env.dynamodb.scan(TableName="users")["Count"] == 0
 
 
-def test_rejected_code_is_502_not_a_login(invoke: Any, auth_handler: Any, lambda_context: Any, env: Any) -> None:
+def test_rejected_code_is_502_not_a_login(
+    invoke: Any, auth_handler: Any, lambda_context: Any, env: Any
+) -> None:
     start = invoke(auth_handler, lambda_context, "GET", "/auth/login")
     state = parse_qs(urlsplit(start["headers"]["Location"]).query)["state"][0]
-    response = invoke(auth_handler, lambda_context, "GET", "/auth/callback",
-                      query={"code": "deadbeef", "state": state})
+    response = invoke(
+        auth_handler, lambda_context, "GET", "/auth/callback", query={"code": "deadbeef", "state": state}
+    )
     assert response["statusCode"] == 502
     assert env.dynamodb.scan(TableName="users")["Count"] == 0
 
 
-def test_no_token_or_secret_in_logs_or_bodies(login: Any, invoke: Any, auth_handler: Any, lambda_context: Any,
-                                              standin: Any, json_logs: Any, consent: Any) -> None:
+def test_no_token_or_secret_in_logs_or_bodies(
+    login: Any,
+    invoke: Any,
+    auth_handler: Any,
+    lambda_context: Any,
+    standin: Any,
+    json_logs: Any,
+    consent: Any,
+) -> None:
     location = login("i1001")
     jwt_token = token_of(location)
     # and a failing callback, whose error body and logs must stay clean too

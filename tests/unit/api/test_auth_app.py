@@ -35,7 +35,9 @@ def test_login_redirects_to_intervals_consent_with_a_stored_state(auth_app: Any,
     response = call(auth_app, "GET", "/auth/login", query={"redirect_path": "/map"})
     assert response["statusCode"] == 302
     location = urlsplit(response["headers"]["Location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == "https://intervals.example/oauth/authorize"
+    assert (
+        f"{location.scheme}://{location.netloc}{location.path}" == "https://intervals.example/oauth/authorize"
+    )
     query = parse_qs(location.query)
     assert query["client_id"] == ["ridelines-client"]
     assert query["redirect_uri"] == ["https://api.example/auth/callback"]
@@ -50,8 +52,10 @@ def test_login_without_redirect_path_returns_home(auth_app: Any, auth_deps: Any)
     assert auth_deps.states.states[state][0] == "/"
 
 
-@pytest.mark.parametrize("path", ["//evil.example", "https://evil.example", "/\\evil.example",
-                                  "/%2F%2Fevil.example", "/%5Cevil.example"])
+@pytest.mark.parametrize(
+    "path",
+    ["//evil.example", "https://evil.example", "/\\evil.example", "/%2F%2Fevil.example", "/%5Cevil.example"],
+)
 def test_open_redirect_is_refused_and_nothing_is_stored(auth_app: Any, auth_deps: Any, path: str) -> None:
     response = call(auth_app, "GET", "/auth/login", query={"redirect_path": path})
     assert response["statusCode"] == 400
@@ -59,8 +63,9 @@ def test_open_redirect_is_refused_and_nothing_is_stored(auth_app: Any, auth_deps
     assert auth_deps.states.states == {}
 
 
-def test_callback_logs_in_and_hands_the_jwt_in_the_fragment(auth_app: Any, auth_deps: Any,
-                                                           intervals: Any, signer: Any) -> None:
+def test_callback_logs_in_and_hands_the_jwt_in_the_fragment(
+    auth_app: Any, auth_deps: Any, intervals: Any, signer: Any
+) -> None:
     state = start_login(auth_app, "/map?year=2025")
     intervals.codes["c0de"] = Athlete("i1001", "Demo Rider")
     response = call(auth_app, "GET", "/auth/callback", query={"code": "c0de", "state": state})
@@ -68,9 +73,14 @@ def test_callback_logs_in_and_hands_the_jwt_in_the_fragment(auth_app: Any, auth_
     location = response["headers"]["Location"]
     prefix = "https://app.example/map?year=2025#token="
     assert location.startswith(prefix)
-    token = location[len(prefix):]
-    claims = pyjwt.decode(token, signer.public_key_pem(), algorithms=["RS256"], audience="ridelines",
-                          issuer="https://api.example/auth")
+    token = location[len(prefix) :]
+    claims = pyjwt.decode(
+        token,
+        signer.public_key_pem(),
+        algorithms=["RS256"],
+        audience="ridelines",
+        issuer="https://api.example/auth",
+    )
     assert (claims["sub"], claims["name"]) == ("i1001", "Demo Rider")
     user = auth_deps.users.get("i1001")
     assert user.name == "Demo Rider"
@@ -83,7 +93,9 @@ def test_second_login_keeps_created_at(auth_app: Any, auth_deps: Any, intervals:
     for code in ("first", "second"):
         state = start_login(auth_app)
         intervals.codes[code] = Athlete("i1001", f"Rider {code}")
-        assert call(auth_app, "GET", "/auth/callback", query={"code": code, "state": state})["statusCode"] == 302
+        assert (
+            call(auth_app, "GET", "/auth/callback", query={"code": code, "state": state})["statusCode"] == 302
+        )
         clock.advance(days=3)
     user = auth_deps.users.get("i1001")
     assert user.name == "Rider second"
@@ -142,8 +154,10 @@ def test_upstream_failure_is_502_json(auth_app: Any, intervals: Any, auth_deps: 
     intervals.fail_with = UpstreamError("intervals.icu token exchange is unavailable (503)", status=503)
     response = call(auth_app, "GET", "/auth/callback", query={"code": "c", "state": state})
     assert response["statusCode"] == 502
-    assert body(response) == {"error": "upstream_error",
-                              "message": "intervals.icu token exchange is unavailable (503)"}
+    assert body(response) == {
+        "error": "upstream_error",
+        "message": "intervals.icu token exchange is unavailable (503)",
+    }
     assert auth_deps.users.users == {}
 
 
@@ -180,20 +194,24 @@ def test_unexpected_error_is_a_bare_500(auth_app: Any, intervals: Any, json_logs
     assert "boom at /secret/path" in json_logs.getvalue()  # the details stay in the logs
 
 
-def test_handler_logs_json_without_tokens_or_secrets(auth_deps: Any, intervals: Any, lambda_context: Any,
-                                                     json_logs: Any) -> None:
+def test_handler_logs_json_without_tokens_or_secrets(
+    auth_deps: Any, intervals: Any, lambda_context: Any, json_logs: Any
+) -> None:
     from ridelines.api.auth_app import create_app
 
     handler = make_lambda_handler(lambda: create_app(auth_deps))
     login = handler(http_api_event("GET", "/auth/login", query={"redirect_path": "/"}), lambda_context)
     state = parse_qs(urlsplit(login["headers"]["Location"]).query)["state"][0]
     intervals.codes["c"] = Athlete("i1001", "Demo")
-    response = handler(http_api_event("GET", "/auth/callback", query={"code": "c", "state": state}),
-                       lambda_context)
+    response = handler(
+        http_api_event("GET", "/auth/callback", query={"code": "c", "state": state}), lambda_context
+    )
     jwt_token = response["headers"]["Location"].split("#token=")[1]
     logs = json_logs.getvalue()
     lines = [json.loads(line) for line in logs.splitlines()]
-    assert any(line.get("message") == "login completed" and line.get("athlete_id") == "i1001" for line in lines)
+    assert any(
+        line.get("message") == "login completed" and line.get("athlete_id") == "i1001" for line in lines
+    )
     assert all("correlation_id" in line for line in lines if line.get("message") == "login completed")
     for secret in (jwt_token, "access-token-for-i1001", "client-secret-never-logged"):
         assert secret not in logs

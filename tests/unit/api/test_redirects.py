@@ -96,7 +96,11 @@ def test_any_accepted_path_stays_on_the_frontend_origin(path: str) -> None:
     assert parts.fragment == "token=x"
 
 
-@given(st.sampled_from(["/", "//", "\\", "%2F", "%5C", "%2f", "%5c", "%25", "evil.example", "a", ":", "@"]).map(str))
+@given(
+    st.sampled_from(["/", "//", "\\", "%2F", "%5C", "%2f", "%5c", "%25", "evil.example", "a", ":", "@"]).map(
+        str
+    )
+)
 def test_building_blocks_never_escape(block: str) -> None:
     path = "/" + block * 3
     try:

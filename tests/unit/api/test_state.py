@@ -24,7 +24,7 @@ def test_state_is_stored_with_path_and_ten_minute_expiry() -> None:
     repo = MemoryOAuthStateRepository()
     state = issue_state(repo, "/map", NOW)
     assert repo.states[state] == ("/map", NOW + timedelta(minutes=10))
-    assert STATE_TTL == timedelta(minutes=10)
+    assert timedelta(minutes=10) == STATE_TTL
 
 
 def test_state_is_consumed_once() -> None:

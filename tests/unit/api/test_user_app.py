@@ -24,17 +24,22 @@ def body(response: dict[str, Any]) -> Any:
 @pytest.fixture
 def riders(user_deps: Any, clock: Any) -> Any:
     for athlete_id, name in (("i1001", "Rider A"), ("i2002", "Rider B")):
-        user_deps.users.upsert_login(athlete_id, name, user_deps.cipher.encrypt(f"tok-{athlete_id}", athlete_id),
-                                     clock())
+        user_deps.users.upsert_login(
+            athlete_id, name, user_deps.cipher.encrypt(f"tok-{athlete_id}", athlete_id), clock()
+        )
     return user_deps
 
 
 def test_profile_before_first_sync(user_app: Any, riders: Any, clock: Any) -> None:
     response = call(user_app, "GET", "/api/user")
     assert response["statusCode"] == 200
-    assert body(response) == {"athlete_id": "i1001", "name": "Rider A",
-                              "created_at": clock().isoformat().replace("+00:00", "Z"),
-                              "tiles_url": None, "last_sync": None}
+    assert body(response) == {
+        "athlete_id": "i1001",
+        "name": "Rider A",
+        "created_at": clock().isoformat().replace("+00:00", "Z"),
+        "tiles_url": None,
+        "last_sync": None,
+    }
 
 
 def test_profile_after_a_sync_has_tiles_url(user_app: Any, riders: Any, clock: Any) -> None:
@@ -46,8 +51,12 @@ def test_profile_after_a_sync_has_tiles_url(user_app: Any, riders: Any, clock: A
 
 
 def test_missing_claims_are_401(user_app: Any, riders: Any) -> None:
-    for method, path in (("GET", "/api/user"), ("POST", "/api/sync"), ("GET", "/api/sync"),
-                         ("DELETE", "/api/user")):
+    for method, path in (
+        ("GET", "/api/user"),
+        ("POST", "/api/sync"),
+        ("GET", "/api/sync"),
+        ("DELETE", "/api/user"),
+    ):
         response = call(user_app, method, path, sub=None)
         assert response["statusCode"] == 401, (method, path)
         assert body(response)["error"] == "unauthorized"
@@ -78,15 +87,27 @@ def test_second_post_sync_is_409_while_the_lease_holds(user_app: Any, riders: An
     first = body(call(user_app, "POST", "/api/sync"))
     second = call(user_app, "POST", "/api/sync")
     assert second["statusCode"] == 409
-    assert body(second) == {"error": "sync_in_progress", "sync_id": first["sync_id"],
-                            "message": "a sync is already queued or running for this athlete"}
+    assert body(second) == {
+        "error": "sync_in_progress",
+        "sync_id": first["sync_id"],
+        "message": "a sync is already queued or running for this athlete",
+    }
     assert len(riders.invoker.payloads) == 1
     clock.advance(minutes=16)  # the lease lapsed: a crashed sync cannot block forever
     assert call(user_app, "POST", "/api/sync")["statusCode"] == 202
 
 
-@pytest.mark.parametrize("raw", ['{"full": "yes"}', '{"full": 1}', '{"athlete_id": "i2002"}', "[true]",
-                                 "not json", '{"full": false, "extra": 1}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"full": "yes"}',
+        '{"full": 1}',
+        '{"athlete_id": "i2002"}',
+        "[true]",
+        "not json",
+        '{"full": false, "extra": 1}',
+    ],
+)
 def test_bad_sync_body_is_400_and_nothing_is_stored(user_app: Any, riders: Any, raw: str) -> None:
     response = call(user_app, "POST", "/api/sync", body=raw)
     assert response["statusCode"] == 400
@@ -124,15 +145,28 @@ def test_get_sync_shows_live_progress(user_app: Any, riders: Any) -> None:
     view = body(call(user_app, "GET", "/api/sync"))
     assert view["sync_id"] == sync_id
     assert (view["status"], view["phase"]) == ("running", "download")
-    assert view["counts"] == {"listed": 40, "new": 12, "changed": 0, "deleted": 0, "unchanged": 0,
-                              "downloaded": 5, "skipped": 0, "failed": 0}
+    assert view["counts"] == {
+        "listed": 40,
+        "new": 12,
+        "changed": 0,
+        "deleted": 0,
+        "unchanged": 0,
+        "downloaded": 5,
+        "skipped": 0,
+        "failed": 0,
+    }
     assert view["finished_at"] is None and view["error"] is None and view["started_at"].endswith("Z")
 
 
 def test_delete_erases_everything_and_disconnects(user_app: Any, riders: Any, intervals: Any) -> None:
     call(user_app, "POST", "/api/sync")
-    for key in ("athletes/i1001/activities.index", "athletes/i1001/activities.geojson.zst",
-                "tiles/i1001/abc.pmtiles", "athletes/i2002/activities.index", "tiles/i2002/def.pmtiles"):
+    for key in (
+        "athletes/i1001/activities.index",
+        "athletes/i1001/activities.geojson.zst",
+        "tiles/i1001/abc.pmtiles",
+        "athletes/i2002/activities.index",
+        "tiles/i2002/def.pmtiles",
+    ):
         riders.blobs.put_bytes(key, b"x")
     response = call(user_app, "DELETE", "/api/user")
     assert response["statusCode"] == 204 and response["body"] == ""
@@ -142,7 +176,9 @@ def test_delete_erases_everything_and_disconnects(user_app: Any, riders: Any, in
     assert riders.invalidator.paths == ["/tiles/i1001/*"]
 
 
-def test_delete_proceeds_when_the_token_was_already_revoked(user_app: Any, riders: Any, intervals: Any) -> None:
+def test_delete_proceeds_when_the_token_was_already_revoked(
+    user_app: Any, riders: Any, intervals: Any
+) -> None:
     intervals.revoked.add("tok-i1001")
     assert call(user_app, "DELETE", "/api/user")["statusCode"] == 204
     assert riders.users.get("i1001") is None
@@ -159,7 +195,7 @@ def test_delete_keeps_everything_when_intervals_is_down(user_app: Any, riders: A
 def test_rider_a_cannot_touch_rider_b(user_app: Any, riders: Any, intervals: Any) -> None:
     riders.blobs.put_bytes("tiles/i2002/def.pmtiles", b"x")
     # A's token, B's id anywhere else in the request: path, query, body, headers.
-    sneaky = {"query": {"athlete_id": "i2002"}, "headers": {"X-Athlete-Id": "i2002"}}
+    sneaky: dict[str, Any] = {"query": {"athlete_id": "i2002"}, "headers": {"X-Athlete-Id": "i2002"}}
     assert body(call(user_app, "GET", "/api/user", **sneaky))["athlete_id"] == "i1001"
     response = call(user_app, "POST", "/api/sync", body='{"athlete_id": "i2002"}', **sneaky)
     assert response["statusCode"] == 400
@@ -178,10 +214,17 @@ def test_malformed_subject_is_401(user_app: Any, riders: Any, sub: str) -> None:
 
 
 def test_cors_preflight_only_for_the_frontend(user_app: Any) -> None:
-    preflight = user_app.resolve(http_api_event("OPTIONS", "/api/sync", headers={
-        "Origin": "https://app.example", "Access-Control-Request-Method": "POST"}), None)
+    preflight = user_app.resolve(
+        http_api_event(
+            "OPTIONS",
+            "/api/sync",
+            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+        ),
+        None,
+    )
     assert preflight["statusCode"] == 204
     assert preflight["headers"]["Access-Control-Allow-Origin"] == "https://app.example"
-    evil = user_app.resolve(http_api_event("OPTIONS", "/api/sync", headers={"Origin": "https://evil.example"}),
-                            None)
+    evil = user_app.resolve(
+        http_api_event("OPTIONS", "/api/sync", headers={"Origin": "https://evil.example"}), None
+    )
     assert "Access-Control-Allow-Origin" not in evil["headers"]
