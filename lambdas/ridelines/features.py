@@ -103,7 +103,7 @@ def fit_to_feature(data: bytes, meta: ActivityMeta | None = None, *, source: str
     decoded = decode_track(data, source)
     if not decoded.has_track:
         return None
-    return feature_from_track(decoded, meta, default_id=_default_id(data, source))
+    return feature_from_track(decoded, meta, default_id=id_from_source(data, source))
 
 
 def feature_from_track(
@@ -122,7 +122,7 @@ def feature_from_track(
     return {"type": "Feature", "properties": props, "geometry": _geometry(track)}
 
 
-def _default_id(data: bytes, source: str) -> str:
+def id_from_source(data: bytes, source: str) -> str:
     if source and not source.startswith("<"):
         name = PurePath(source).name
         for suffix in (".gz", ".fit", ".FIT"):
