@@ -41,12 +41,15 @@ def make_lambda_handler(build_app: Callable[[], APIGatewayHttpResolver]) -> Lamb
         if app is None:
             try:
                 app = build_app()
-            except RidelinesError as exc:
+            except Exception as exc:
                 from ridelines.api.errors import error_payload
 
-                logger.error(
-                    "the API could not be configured", extra={"error": exc.code, "reason": exc.message}
-                )
+                if isinstance(exc, RidelinesError):
+                    logger.error(
+                        "the API could not be configured", extra={"error": exc.code, "reason": exc.message}
+                    )
+                else:
+                    logger.exception("the API could not be configured")
                 return error_payload(500, "configuration_error", "the service is not configured correctly")
         return app.resolve(event, context)
 

@@ -87,8 +87,11 @@ def test_kms_signer_signs_raw_rs256(aws: Any) -> None:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding
 
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
     public = serialization.load_der_public_key(signer.public_key_der())
-    public.verify(signature, b"header.payload", padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
+    assert isinstance(public, RSAPublicKey)
+    public.verify(signature, b"header.payload", padding.PKCS1v15(), hashes.SHA256())
 
 
 def test_token_cipher_binds_the_athlete(aws: Any) -> None:
