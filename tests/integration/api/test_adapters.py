@@ -86,7 +86,6 @@ def test_kms_signer_signs_raw_rs256(aws: Any) -> None:
     signature = signer.sign(b"header.payload")
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding
-
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
     public = serialization.load_der_public_key(signer.public_key_der())
