@@ -26,10 +26,7 @@ class JwtAuthorizer:
         self.config = config
         # One verifier per configured audience (API Gateway accepts a token matching any of them).
         first = JwtVerifier.from_url(jwks_url, issuer=config.issuer, audience=config.audience[0])
-        self._verifiers = [first] + [
-            JwtVerifier(first._jwks_source, issuer=config.issuer, audience=audience)
-            for audience in config.audience[1:]
-        ]
+        self._verifiers = [first, *(first.with_audience(a) for a in config.audience[1:])]
 
     def authorize(self, headers: Mapping[str, str]) -> dict[str, Any]:
         """The verified claims, or :class:`Rejected`."""

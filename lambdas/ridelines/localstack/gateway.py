@@ -79,7 +79,7 @@ class Gateway:
         selected = select_route((r.route for r in self.routes), request.method, path)
         if selected is not None:
             return self.api(request, *selected)
-        if request.method == "OPTIONS" and self._api_path(path):
+        if request.method == "OPTIONS" and self.cors and self._api_path(path):
             return self._preflight(request)
         if request.method in ("GET", "HEAD"):
             return self.static(path)
@@ -87,7 +87,10 @@ class Gateway:
 
     # -- API Gateway ------------------------------------------------------------------------------
     def _api_path(self, path: str) -> bool:
-        return any(path.startswith(r.route.path.split("{", 1)[0].rstrip("/") + "/") for r in self.routes)
+        return any(
+            r.route.match("OPTIONS" if r.route.method == "ANY" else r.route.method, path) is not None
+            for r in self.routes
+        )
 
     def _preflight(self, request: Request) -> Response:
         # HTTP API answers CORS preflights itself when the API has a CORS configuration.

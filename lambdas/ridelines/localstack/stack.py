@@ -331,12 +331,16 @@ class LocalStack:
 
 
 def _sync_handler(invoker: InProcessAsyncInvoker) -> Callable[[dict[str, Any], Any], Any]:
-    """The sync Lambda's composition, with its self-re-invocation (checkpoints) kept in-process."""
-    from ridelines.pipeline.lambda_entry import SyncDeps, handle_sync_event
-
-    deps = SyncDeps.from_environment(invoker=invoker)
+    """The sync Lambda's composition, its self-re-invocation (checkpoints) kept in-process.
+    Built on the first invocation, like a Lambda cold start."""
+    deps: Any = None
 
     def handler(event: dict[str, Any], context: Any) -> Any:
+        nonlocal deps
+        from ridelines.pipeline.lambda_entry import SyncDeps, handle_sync_event
+
+        if deps is None:
+            deps = SyncDeps.from_environment(invoker=invoker)
         return handle_sync_event(event, context, deps)
 
     return handler

@@ -1,0 +1,143 @@
+"""The viewer in headless Chromium: connect, approve, sync, and see tracks drawn on the map."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Software WebGL (SwiftShader through ANGLE): there is no GPU in CI.
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+BACKGROUND = (0xF5, 0xF3, 0xEE)  # the style's background-color in web/app.js
+
+# Pixels of the map canvas that are clearly not the plain background (lines, in any type colour).
+COUNT_TRACK_PIXELS = """
+(bg) => {
+  const source = window.ridelines.map.getCanvas();
+  const copy = document.createElement("canvas");
+  copy.width = source.width; copy.height = source.height;
+  const ctx = copy.getContext("2d");
+  ctx.drawImage(source, 0, 0);
+  const data = ctx.getImageData(0, 0, copy.width, copy.height).data;
+  let count = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const d = Math.abs(data[i] - bg[0]) + Math.abs(data[i + 1] - bg[1]) + Math.abs(data[i + 2] - bg[2]);
+    if (data[i + 3] > 0 && d > 90) count++;
+  }
+  return {count, width: copy.width, height: copy.height};
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: run `make browser` (Debian's chromium package)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def test_connect_sync_and_see_the_rides_on_the_map(local_stack: Any, browser: Any) -> None:
+    base = local_stack.url
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda req: (
+            outside.append(req.url)
+            if not req.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else None
+        ),
+    )
+    try:
+        page.goto(base)
+        page.get_by_role("button", name="Connect with intervals.icu").click()
+        page.wait_for_selector("text=local stand-in")  # the stand-in's consent page
+        page.get_by_role("button", name="Authorize").click()
+
+        page.wait_for_selector("#signed-in:not([hidden])")
+        assert page.text_content("#athlete") == "Demo Rider"
+        assert "token=" not in page.url  # the fragment is cleared once read
+
+        page.get_by_role("button", name="Sync").click()
+        page.wait_for_selector('#sync-status[data-status="succeeded"]', timeout=120_000)
+        assert "listed" in (page.text_content("#sync-status") or "")
+
+        # Tiles arrive through the pmtiles protocol; wait until MapLibre has drawn them.
+        page.wait_for_function(
+            "() => { const m = window.ridelines.map; return m.getSource('activities') && m.isSourceLoaded('activities')"
+            " && m.areTilesLoaded() && !m.isMoving(); }",
+            timeout=30_000,
+        )
+        page.wait_for_function(
+            "() => window.ridelines.map.queryRenderedFeatures({layers: ['activities-line']}).length > 0",
+            timeout=30_000,
+        )
+        page.wait_for_timeout(300)  # one more frame after the last tile
+        pixels = page.evaluate(COUNT_TRACK_PIXELS, list(BACKGROUND))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "map.png"))
+        assert pixels["count"] > 500, pixels
+
+        # The filters know the types in the data; unticking every type clears the map.
+        types = page.locator("#type-filters input[type=checkbox]")
+        assert types.count() >= 1
+        for i in range(types.count()):
+            types.nth(i).uncheck()
+        page.wait_for_timeout(500)
+        assert page.evaluate(COUNT_TRACK_PIXELS, list(BACKGROUND))["count"] < pixels["count"] / 20
+        for i in range(types.count()):
+            types.nth(i).check()
+
+        assert not errors, errors
+        assert not outside, f"the viewer loaded something from the internet: {outside}"
+    finally:
+        page.close()
+
+
+def test_an_expired_session_offers_connect_again(local_stack: Any, browser: Any) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(f"{local_stack.url}/#token=not-a-valid-token")
+        page.wait_for_selector("#signed-out:not([hidden])")
+        assert "connect again" in (page.text_content("#message") or "").lower()
+        assert page.evaluate("sessionStorage.getItem('ridelines.token')") is None
+    finally:
+        page.close()
+
+
+def test_a_denied_consent_is_explained(local_stack: Any, browser: Any) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(local_stack.url)
+        page.get_by_role("button", name="Connect with intervals.icu").click()
+        page.get_by_role("button", name="Deny").click()
+        page.wait_for_selector("#message:not([hidden])")
+        assert "not granted" in (page.text_content("#message") or "")
+        assert page.is_visible("#connect")
+    finally:
+        page.close()
