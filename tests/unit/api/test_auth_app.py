@@ -215,3 +215,27 @@ def test_handler_logs_json_without_tokens_or_secrets(
     assert all("correlation_id" in line for line in lines if line.get("message") == "login completed")
     for secret in (jwt_token, "access-token-for-i1001", "client-secret-never-logged"):
         assert secret not in logs
+
+
+def test_athlete_is_read_from_athlete_0_when_the_token_response_omits_it(
+    auth_deps: Any, intervals: Any
+) -> None:
+    from ridelines.api.auth_app import create_app
+    from ridelines.auth.intervals_oauth import TokenGrant
+
+    asked: list[str] = []
+
+    def exchange_code(code: str, credentials: Any) -> TokenGrant:
+        return TokenGrant(access_token="bare-token", athlete=None)
+
+    def get_self(access_token: str) -> Athlete:
+        asked.append(access_token)
+        return Athlete("i77", "From Athlete 0")
+
+    intervals.exchange_code, intervals.get_self = exchange_code, get_self
+    app = create_app(auth_deps)
+    state = start_login(app)
+    response = call(app, "GET", "/auth/callback", query={"code": "c", "state": state})
+    assert response["statusCode"] == 302
+    assert asked == ["bare-token"]
+    assert auth_deps.users.get("i77").name == "From Athlete 0"
