@@ -189,9 +189,13 @@ class _CachedJwksFetcher:
             assert self._jwks is not None
             return self._jwks
 
+    # Tokens naming unknown kids must not turn every request into a JWKS fetch.
+    MIN_REFRESH_SECONDS = 10.0
+
     def refresh(self) -> Mapping[str, Any]:
         with self._lock:
-            self._fetch()
+            if self._jwks is None or time.monotonic() - self._fetched_at >= self.MIN_REFRESH_SECONDS:
+                self._fetch()
             assert self._jwks is not None
             return self._jwks
 
