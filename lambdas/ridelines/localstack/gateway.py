@@ -203,7 +203,9 @@ class Gateway:
         }
         if "ContentRange" in obj:
             headers["Content-Range"] = obj["ContentRange"]
-        return Response(body, status=status, headers=headers)
+        response = Response(body, status=status, headers=headers)
+        response.headers["Content-Length"] = headers["Content-Length"]  # HEAD: the object's size, no body
+        return response
 
     # -- the viewer ---------------------------------------------------------------------------------
     def static(self, path: str) -> Response:
