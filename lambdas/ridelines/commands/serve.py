@@ -39,26 +39,26 @@ def run(args: argparse.Namespace) -> int:
     def on_signal(signum: int, frame: Any) -> None:
         stopping.set()
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
-    print("ridelines serve: starting (the first start synthesizes the stacks, ~1 min)...", file=sys.stderr)
+    print(
+        "ridelines serve: starting (a first start synthesizes the stacks: about 10-30 s)...", file=sys.stderr
+    )
     try:
-        try:
-            url = stack.start()
-        except OSError as exc:
-            print(
-                f"ridelines serve: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr
-            )
-            return 1
+        url = stack.start()
+    except OSError as exc:
+        print(f"ridelines serve: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    # Ctrl-C and SIGTERM both end the wait below; handled explicitly so they also work where the
+    # parent shell started us with SIGINT ignored.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
         print(_banner(stack, url), flush=True)
-        try:
-            while not stopping.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        while not stopping.wait(0.5):
             pass
         print("ridelines serve: stopping...", file=sys.stderr)
     finally:
         stack.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 
