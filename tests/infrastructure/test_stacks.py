@@ -443,3 +443,24 @@ def test_environment_agnostic_no_lookups(env: Any) -> None:
     text = json.dumps(env.templates)
     assert re.search(r"\b\d{12}\b", text) is None  # no hard-coded account ids
     assert "cdk.context" not in text
+
+
+def test_introspection_maps_every_env_var_to_a_resource_or_literal(env: Any) -> None:
+    from stacks.introspect import lambda_environments
+
+    environments = lambda_environments(env.env, env.templates)
+    assert set(environments) == {"auth", "user", "sync"}
+    auth = environments["auth"]
+    assert auth[names.USERS_TABLE_NAME] == {
+        "stack": "data",
+        "logical_id": "UsersTable",
+        "type": "AWS::DynamoDB::Table",
+        "attribute": "Ref",
+    }
+    assert auth[names.S3_BUCKET]["logical_id"] == "DataBucket"  # type: ignore[index]
+    assert auth[names.JWT_KMS_KEY_ID]["type"] == "AWS::KMS::Key"  # type: ignore[index]
+    assert auth[names.API_URL]["attribute"] == "ApiEndpoint"  # type: ignore[index]
+    tiles = auth[names.TILES_BASE_URL]
+    assert tiles["join"][0] == "https://"  # type: ignore[index]
+    assert tiles["join"][1]["type"] == "AWS::CloudFront::Distribution"  # type: ignore[index]
+    assert auth[names.SYNC_LAMBDA_FUNCTION_NAME] == f"ridelines-{env.env}-sync"
