@@ -199,7 +199,7 @@
         layout: { "line-join": "round", "line-cap": "round" },
         paint: {
           "line-color": colourExpression(),
-          "line-width": ["interpolate", ["linear"], ["zoom"], 3, 1.5, 10, 2.5, 16, 4],
+          "line-width": ["interpolate", ["linear"], ["zoom"], 3, 2.5, 10, 3, 16, 5],
           "line-opacity": 0.85,
         },
       });
@@ -322,5 +322,5 @@
   } else {
     loadUser().then(() => pollSync()).catch(() => {});
   }
-  window.ridelines = { map, state }; // for the end-to-end tests and curious developers
+  window.ridelines = { map, state, showTiles }; // for the end-to-end tests and curious developers
 })();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,23 @@ COUNT_TRACK_PIXELS = """
     if (data[i + 3] > 0 && d > 90) count++;
   }
   return {count, width: copy.width, height: copy.height};
+}
+"""
+
+# The page position of the middle vertex of a track drawn on screen (to click it), and its id.
+A_POINT_ON_A_TRACK = """
+() => {
+  const map = window.ridelines.map;
+  const box = map.getCanvas().getBoundingClientRect();
+  for (const f of map.queryRenderedFeatures({layers: ["activities-line"]})) {
+    const lines = f.geometry.type === "LineString" ? [f.geometry.coordinates] : f.geometry.coordinates;
+    const line = lines[Math.floor(lines.length / 2)];
+    const p = map.project(line[Math.floor(line.length / 2)]);
+    if (p.x > 20 && p.y > 20 && p.x < box.width - 20 && p.y < box.height - 20) {
+      return {x: box.left + p.x, y: box.top + p.y};
+    }
+  }
+  return null;
 }
 """
 
@@ -101,7 +119,17 @@ def test_connect_sync_and_see_the_rides_on_the_map(local_stack: Any, browser: An
         pixels = page.evaluate(COUNT_TRACK_PIXELS, list(BACKGROUND))
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "map.png"))
-        assert pixels["count"] > 500, pixels
+        assert pixels["count"] > 150, pixels  # two clusters of rides, 1000 km apart, at zoom ~5
+
+        # A click on a track opens its popup, with the link to the activity on intervals.icu.
+        point = page.evaluate(A_POINT_ON_A_TRACK)
+        assert point is not None
+        page.mouse.click(point["x"], point["y"])
+        link = page.wait_for_selector(".maplibregl-popup a", timeout=5_000)
+        assert re.fullmatch(r"https://intervals\.icu/activities/a\d+", link.get_attribute("href") or "")
+        assert "km" in (page.text_content(".maplibregl-popup") or "")
+        page.screenshot(path=str(ARTIFACTS / "map-popup.png"))
+        page.click(".maplibregl-popup-close-button")
 
         # The filters know the types in the data; unticking every type clears the map.
         types = page.locator("#type-filters input[type=checkbox]")

@@ -101,6 +101,32 @@ class _EnvironmentPatch:
         self._saved.clear()
 
 
+class _Background:
+    """Run one step on a thread; ``result()`` joins it and re-raises its error."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._error: BaseException | None = None
+        self._value: Any = None
+
+        def run() -> None:
+            try:
+                self._value = fn()
+            except BaseException as exc:
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="local-stack-step", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 class _NotReady:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "1")])
@@ -127,15 +153,20 @@ class LocalStack:
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> str:
         started = time.perf_counter()
+        intervals: _Background | None = None
         try:
             self._bind()
             self._step("emulator", self._start_emulator)
+            # Seeding the stand-in reads the sample FIT files: overlap it with the synth/provisioning.
+            intervals = _Background(lambda: self._step("intervals", self._start_intervals))
             templates = self._step("templates", self._templates)
-            self._step("intervals", self._start_intervals)
             self.resources = self._step("provision", lambda: self._provision(templates))
+            intervals.result()
             self._apply_environment(self.resources)
             self._app = self._step("handlers", lambda: self._build_gateway(self.resources))
         except BaseException:
+            if intervals is not None:
+                intervals.join()  # so a stand-in it started is stopped below
             self.stop()
             raise
         self.timings.total_s = time.perf_counter() - started
