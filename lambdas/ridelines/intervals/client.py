@@ -1,0 +1,314 @@
+"""intervals.icu HTTP client: auth, rate limit, retries, activity listing and file download.
+
+Every status is checked. 401/403 raise :class:`UpstreamAuthError` (never read as "no
+activities"); 5xx, connection errors, timeouts and cut transfers are retried with exponential
+backoff and full jitter, then raised as a transient :class:`UpstreamError`; 429 honours
+``Retry-After`` by pausing the shared :class:`TokenBucket`, so every thread backs off.
+
+Listing history (``oldest`` is required, results come newest first, there is no cursor): the
+client walks date windows backwards from tomorrow. A window starts at one year; after a window
+with few activities the next one doubles (up to 16 years), after a crowded one it halves, and the
+walk stops once a window reaches :data:`HISTORY_FLOOR` (1990-01-01, before consumer GPS
+recorders). Long gaps in someone's history therefore cost a handful of requests, never a missed
+ride. Windows overlap by a day (dates are the athlete's local time) and results are de-duplicated
+by id.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+import requests
+import requests.adapters
+from pydantic import ValidationError
+
+from ridelines import settings
+from ridelines.errors import UpstreamAuthError, UpstreamError
+from ridelines.intervals.files import SniffedFile, TruncatedFile, sniff_activity_file
+from ridelines.intervals.models import IntervalsActivity, IntervalsAthlete
+from ridelines.intervals.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+
+HISTORY_FLOOR = date(1990, 1, 1)
+FIRST_WINDOW_DAYS = 366
+MAX_WINDOW_DAYS = 16 * 366
+MIN_WINDOW_DAYS = 7
+CROWDED_WINDOW = 2000  # activities in one response before the next window is halved
+SPARSE_WINDOW = 250  # ...and below which it is doubled
+USER_AGENT = "ridelines-sync/1.0 (+https://github.com/ridelines)"
+MAX_RETRY_AFTER_SECONDS = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2^attempt)]."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+class FileOutcome(Enum):
+    FIT = "fit"
+    NO_FILE = "no_file"  # 422: no file (manual entry, Strava, no GPS)
+    NOT_FIT = "not_fit"
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityFile:
+    outcome: FileOutcome
+    fit: bytes | None = None
+    reason: str = ""
+    downloaded_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Either an OAuth bearer token or a personal API key (HTTP basic ``API_KEY:<key>``)."""
+
+    bearer_token: str | None = None
+    api_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.bearer_token) == bool(self.api_key):
+            raise ValueError("give exactly one of bearer_token or api_key")
+
+    def __repr__(self) -> str:  # never print the secret
+        return "Credentials(bearer)" if self.bearer_token else "Credentials(api_key)"
+
+    def apply(self, session: requests.Session) -> None:
+        if self.bearer_token:
+            session.headers["Authorization"] = f"Bearer {self.bearer_token}"
+        else:
+            session.auth = ("API_KEY", self.api_key or "")
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            return body["error"][:200]
+    except ValueError:
+        pass
+    return response.reason or ""
+
+
+def _retry_after_seconds(response: requests.Response, fallback: float) -> float:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return fallback
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            seconds = (when - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return fallback
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+class IntervalsClient:
+    """Thread-safe for concurrent downloads: one session, one shared rate limiter."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        base_url: str | None = None,
+        rate_limiter: TokenBucket | None = None,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        today: Callable[[], date] | None = None,
+    ) -> None:
+        self.base_url = (base_url or settings.intervals_url()).rstrip("/")
+        rate = float(
+            settings.env(settings.RATE_LIMIT_PER_SECOND, str(settings.DEFAULT_RATE_LIMIT_PER_SECOND))
+            or settings.DEFAULT_RATE_LIMIT_PER_SECOND
+        )
+        self.rate_limiter = rate_limiter or TokenBucket(rate)
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._today = today or (lambda: datetime.now(UTC).date())
+        self.session = session or requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = USER_AGENT
+        credentials.apply(self.session)
+        self._count_lock = threading.Lock()
+        self.requests_made = 0
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> IntervalsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport -----------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        accept: Collection[int] = (200,),
+    ) -> requests.Response:
+        """One logical request: rate limited, retried; returns a response whose status is in
+        ``accept`` (body fully read) or raises."""
+        url = f"{self.base_url}{path}"
+        last_problem = "no attempt made"
+        for attempt in range(self.retry.attempts):
+            self.rate_limiter.acquire()
+            with self._count_lock:
+                self.requests_made += 1
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    timeout=(self.retry.connect_timeout, self.retry.read_timeout),
+                )
+                _ = response.content  # read it all now: a cut transfer fails here, inside the retry
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last_problem = f"{type(exc).__name__}"
+                log.warning(
+                    "intervals.icu %s %s failed (%s), attempt %d", method, path, last_problem, attempt + 1
+                )
+                self._sleep(self.retry.backoff(attempt))
+                continue
+            except requests.RequestException as exc:  # e.g. ChunkedEncodingError on a cut stream
+                last_problem = f"{type(exc).__name__}"
+                log.warning(
+                    "intervals.icu %s %s broke off (%s), attempt %d", method, path, last_problem, attempt + 1
+                )
+                self._sleep(self.retry.backoff(attempt))
+                continue
+            status = response.status_code
+            if status in accept:
+                return response
+            if status in (401, 403):
+                raise UpstreamAuthError(
+                    f"intervals.icu refused the credentials ({status}: {_error_text(response)})",
+                    status=status,
+                )
+            if status == 429:
+                wait = _retry_after_seconds(response, self.retry.backoff(attempt + 1))
+                last_problem = "429 rate limited"
+                log.warning("intervals.icu rate limited %s, retrying after %.1fs", path, wait)
+                self.rate_limiter.pause(wait)
+                continue
+            if status >= 500:
+                last_problem = f"HTTP {status}"
+                log.warning("intervals.icu %s %s answered %d, attempt %d", method, path, status, attempt + 1)
+                self._sleep(self.retry.backoff(attempt))
+                continue
+            raise UpstreamError(
+                f"intervals.icu answered {status} for {path}: {_error_text(response)}", status=status
+            )
+        raise UpstreamError(
+            f"intervals.icu {path} still failing after {self.retry.attempts} attempts ({last_problem})",
+            transient=True,
+        )
+
+    # -- API -------------------------------------------------------------------------------------
+
+    def athlete(self, athlete_id: str = "0") -> IntervalsAthlete:
+        response = self._request("GET", f"/api/v1/athlete/{athlete_id}")
+        try:
+            return IntervalsAthlete.model_validate(response.json())
+        except (ValueError, ValidationError) as exc:
+            raise UpstreamError("intervals.icu returned an unreadable athlete") from exc
+
+    def list_window(self, athlete_id: str, oldest: date, newest: date) -> list[IntervalsActivity]:
+        response = self._request(
+            "GET",
+            f"/api/v1/athlete/{athlete_id}/activities",
+            params={"oldest": oldest.isoformat(), "newest": newest.isoformat()},
+        )
+        try:
+            raw = response.json()
+        except ValueError as exc:
+            raise UpstreamError("intervals.icu returned an unreadable activity list") from exc
+        if not isinstance(raw, list):
+            raise UpstreamError("intervals.icu returned an activity list that is not a list")
+        activities: list[IntervalsActivity] = []
+        for item in raw:
+            try:
+                activities.append(IntervalsActivity.model_validate(item))
+            except ValidationError as exc:
+                ident = item.get("id") if isinstance(item, dict) else None
+                log.warning(
+                    "skipping an unreadable activity from intervals.icu (id=%r): %d problem(s)",
+                    str(ident)[:64] if ident is not None else None,
+                    exc.error_count(),
+                )
+        return activities
+
+    def list_activities(
+        self, athlete_id: str = "0", *, floor: date = HISTORY_FLOOR
+    ) -> Iterator[IntervalsActivity]:
+        """Every activity of the athlete, newest first, each id once (see the module docstring)."""
+        seen: set[str] = set()
+        newest = self._today() + timedelta(days=1)
+        window = FIRST_WINDOW_DAYS
+        while newest >= floor:
+            oldest = max(floor, newest - timedelta(days=window))
+            batch = self.list_window(athlete_id, oldest, newest)
+            for activity in batch:
+                if activity.id not in seen:
+                    seen.add(activity.id)
+                    yield activity
+            if oldest <= floor:
+                return
+            if len(batch) >= CROWDED_WINDOW:
+                window = max(MIN_WINDOW_DAYS, window // 2)
+            elif len(batch) < SPARSE_WINDOW:
+                window = min(MAX_WINDOW_DAYS, window * 2)
+            newest = oldest + timedelta(days=1)  # one day of overlap; ids de-duplicate
+
+    def download_file(self, activity_id: str) -> ActivityFile:
+        """The original file of an activity, unwrapped to FIT bytes when it is FIT."""
+        path = f"/api/v1/activity/{activity_id}/file"
+        for attempt in range(self.retry.attempts):
+            response = self._request("GET", path, accept=(200, 422))
+            if response.status_code == 422:
+                return ActivityFile(
+                    FileOutcome.NO_FILE, reason=f"no file at intervals.icu: {_error_text(response)}"[:200]
+                )
+            body = response.content
+            try:
+                sniffed: SniffedFile = sniff_activity_file(body)
+            except TruncatedFile as exc:
+                log.warning(
+                    "download of %s arrived cut short (%s), attempt %d", activity_id, exc, attempt + 1
+                )
+                self._sleep(self.retry.backoff(attempt))
+                continue
+            if sniffed.fit is None:
+                return ActivityFile(FileOutcome.NOT_FIT, reason=sniffed.reason, downloaded_bytes=len(body))
+            return ActivityFile(FileOutcome.FIT, fit=sniffed.fit, downloaded_bytes=len(body))
+        raise UpstreamError(f"download of {activity_id} kept arriving cut short", transient=True)
+
+    def disconnect(self) -> None:
+        """Revoke the app's bearer token (``DELETE /api/v1/disconnect-app``)."""
+        self._request("DELETE", "/api/v1/disconnect-app", accept=(200, 204))

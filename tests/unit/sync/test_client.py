@@ -1,0 +1,182 @@
+"""The intervals.icu client against a tiny scripted HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import Iterator
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from ridelines.errors import UpstreamAuthError, UpstreamError
+from ridelines.intervals import Credentials, FileOutcome, IntervalsClient, RetryPolicy, TokenBucket
+
+FIT = (Path(__file__).resolve().parents[2] / "data/fit/python-fitparse/garmin-fenix-5-bike.fit").read_bytes()
+FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.002)
+
+
+class Scripted:
+    """Per path: a queue of (status, headers, body); the last one repeats."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, list[tuple[int, dict[str, str], bytes]]] = {}
+        self.seen: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
+
+    def add(self, path: str, *responses: tuple[int, dict[str, str], bytes]) -> None:
+        self.routes[path] = list(responses)
+
+    def respond(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        queue = self.routes.get(path)
+        if not queue:
+            return 404, {}, b'{"status":404,"error":"Not found"}'
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Scripted]]:
+    script = Scripted()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            script.seen.append((parts.path, parse_qs(parts.query), dict(self.headers)))
+            status, headers, body = script.respond(parts.path)
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", script
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def client(url: str, **kwargs: object) -> IntervalsClient:
+    creds = kwargs.pop("credentials", Credentials(bearer_token="tok-123"))
+    limiter = kwargs.pop("rate_limiter", TokenBucket(1000, burst=50))
+    return IntervalsClient(
+        creds,
+        base_url=url,
+        retry=FAST,
+        rate_limiter=limiter,  # type: ignore[arg-type]
+        sleep=lambda _s: None,
+        today=lambda: date(2026, 11, 28),
+    )
+
+
+def ok_json(value: object) -> tuple[int, dict[str, str], bytes]:
+    return 200, {"Content-Type": "application/json"}, json.dumps(value).encode()
+
+
+ACTIVITIES = "/api/v1/athlete/0/activities"
+
+
+def test_bearer_and_api_key_auth_headers(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    script.add("/api/v1/athlete/0", ok_json({"id": "i1", "name": "Rider"}))
+    assert client(url).athlete().id == "i1"
+    assert script.seen[-1][2]["Authorization"] == "Bearer tok-123"
+    client(url, credentials=Credentials(api_key="k3y")).athlete()
+    assert script.seen[-1][2]["Authorization"].startswith("Basic ")
+    import base64
+
+    assert base64.b64decode(script.seen[-1][2]["Authorization"][6:]) == b"API_KEY:k3y"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_failures_raise_and_are_never_empty_lists(server: tuple[str, Scripted], status: int) -> None:
+    url, script = server
+    script.add(ACTIVITIES, (status, {}, b'{"status":%d,"error":"Access denied"}' % status))
+    with pytest.raises(UpstreamAuthError) as raised:
+        list(client(url).list_activities())
+    assert raised.value.status == status and "tok-123" not in str(raised.value)
+
+
+def test_server_errors_are_retried_then_succeed(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    script.add("/api/v1/athlete/0", (500, {}, b"boom"), (503, {}, b""), ok_json({"id": "i1"}))
+    c = client(url)
+    assert c.athlete().id == "i1"
+    assert c.requests_made == 3
+
+
+def test_persistent_server_errors_are_transient_upstream_errors(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    script.add("/api/v1/athlete/0", (502, {}, b""))
+    with pytest.raises(UpstreamError) as raised:
+        client(url).athlete()
+    assert raised.value.transient and not isinstance(raised.value, UpstreamAuthError)
+
+
+def test_429_pauses_the_shared_bucket_for_retry_after(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    script.add("/api/v1/athlete/0", (429, {"Retry-After": "2"}, b""), ok_json({"id": "i1"}))
+    paused: list[float] = []
+
+    class SpyBucket(TokenBucket):
+        def pause(self, seconds: float) -> None:
+            paused.append(seconds)
+
+    c = client(url, rate_limiter=SpyBucket(1000, burst=50))
+    assert c.athlete().id == "i1"
+    assert paused == [2.0]
+
+
+def test_listing_skips_bad_entries_and_walks_back_to_the_floor(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    script.add(
+        ACTIVITIES,
+        ok_json(
+            [
+                {"id": "i2", "name": "B", "start_date": "2026-03-01T08:00:00Z", "type": "Ride"},
+                {"id": "../etc/passwd", "name": "evil"},
+                {"name": "no id"},
+                {"id": "i1", "start_date_local": "2026-02-01T08:00:00", "type": "Ride", "distance": "x"},
+                {"id": "s1", "start_date_local": "2026-01-01T08:00:00", "source": "STRAVA"},
+            ]
+        ),
+    )
+    got = list(client(url).list_activities())
+    assert [a.id for a in got] == ["i2", "s1"]  # bad entries skipped, repeats across windows de-duplicated
+    assert got[1].is_strava_stub
+    windows = [(q["oldest"][0], q["newest"][0]) for p, q, _ in script.seen if p == ACTIVITIES]
+    assert windows[0] == ("2025-11-28", "2026-11-29")
+    assert windows[-1][0] == "1990-01-01"
+    assert len(windows) <= 8  # empty stretches double the window: a handful of requests
+    for (older_start, _), (_, newer_end) in zip(windows, windows[1:], strict=False):
+        assert newer_end >= older_start  # contiguous, overlapping windows: nothing falls between
+
+
+def test_file_download_gzip_422_gpx_and_cut_transfers(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    packed = gzip.compress(FIT)
+    script.add("/api/v1/activity/a1/file", (200, {}, packed[:100]), (200, {}, packed))
+    script.add("/api/v1/activity/a2/file", (422, {}, b'{"status":422,"error":"No file"}'))
+    script.add("/api/v1/activity/a3/file", (200, {}, gzip.compress(b"<?xml version='1.0'?><gpx>")))
+    c = client(url)
+    got = c.download_file("a1")
+    assert got.outcome is FileOutcome.FIT and got.fit == FIT
+    assert c.download_file("a2").outcome is FileOutcome.NO_FILE
+    gpx = c.download_file("a3")
+    assert gpx.outcome is FileOutcome.NOT_FIT and "GPX" in gpx.reason
+    with pytest.raises(UpstreamError):
+        c.download_file("missing")
+
+
+def test_credentials_never_show_in_repr() -> None:
+    assert "secret" not in repr(Credentials(api_key="secret"))
+    with pytest.raises(ValueError):
+        Credentials()
