@@ -81,32 +81,37 @@ BASE_TYPES: dict[int, tuple[int, str, int | float | None]] = {
 }
 
 # The fields the decoder extracts, per global message: field number -> the base types it
-# accepts. A file that declares one of these fields with another base type or size is handed to
-# the reference decoder (fitdecode) instead of being guessed at.
+# accepts (the profile's type and its same-size unsigned/"z" variants, which some writers use;
+# the invalid value then comes from the declared type, as in fitdecode). A file declaring one of
+# these fields with another base type or size goes to the reference decoder (fitdecode).
+_U8 = frozenset({0x00, 0x02, 0x0A, 0x0D})  # enum, uint8, uint8z, byte
+_U16 = frozenset({0x84, 0x8B})  # uint16, uint16z
+_U32 = frozenset({0x86, 0x8C})  # uint32, uint32z
+_S32 = frozenset({0x85})
 WANTED_FIELDS: dict[int, dict[int, frozenset[int]]] = {
     MESG_FILE_ID: {
-        FILE_ID_TYPE: frozenset({0x00}),
-        FILE_ID_MANUFACTURER: frozenset({0x84}),
-        FILE_ID_PRODUCT: frozenset({0x84}),
-        FILE_ID_TIME_CREATED: frozenset({0x86}),
+        FILE_ID_TYPE: _U8,
+        FILE_ID_MANUFACTURER: _U16,
+        FILE_ID_PRODUCT: _U16,
+        FILE_ID_TIME_CREATED: _U32,
     },
-    MESG_SPORT: {SPORT_SPORT: frozenset({0x00}), SPORT_SUB_SPORT: frozenset({0x00})},
+    MESG_SPORT: {SPORT_SPORT: _U8, SPORT_SUB_SPORT: _U8},
     MESG_SESSION: {
-        SESSION_START_TIME: frozenset({0x86}),
-        SESSION_SPORT: frozenset({0x00}),
-        SESSION_SUB_SPORT: frozenset({0x00}),
-        SESSION_TOTAL_ELAPSED_TIME: frozenset({0x86}),
-        SESSION_TOTAL_TIMER_TIME: frozenset({0x86}),
-        SESSION_TOTAL_DISTANCE: frozenset({0x86}),
-        SESSION_TOTAL_ASCENT: frozenset({0x84}),
+        SESSION_START_TIME: _U32,
+        SESSION_SPORT: _U8,
+        SESSION_SUB_SPORT: _U8,
+        SESSION_TOTAL_ELAPSED_TIME: _U32,
+        SESSION_TOTAL_TIMER_TIME: _U32,
+        SESSION_TOTAL_DISTANCE: _U32,
+        SESSION_TOTAL_ASCENT: _U16,
     },
     MESG_RECORD: {
-        RECORD_POSITION_LAT: frozenset({0x85}),
-        RECORD_POSITION_LONG: frozenset({0x85}),
-        RECORD_ALTITUDE: frozenset({0x84}),
-        RECORD_ENHANCED_ALTITUDE: frozenset({0x86}),
+        RECORD_POSITION_LAT: _S32,
+        RECORD_POSITION_LONG: _S32,
+        RECORD_ALTITUDE: _U16,
+        RECORD_ENHANCED_ALTITUDE: _U32,
     },
-    MESG_EVENT: {EVENT_EVENT: frozenset({0x00}), EVENT_EVENT_TYPE: frozenset({0x00})},
+    MESG_EVENT: {EVENT_EVENT: _U8, EVENT_EVENT_TYPE: _U8},
 }
 # Every message may carry a timestamp; it also feeds compressed-timestamp headers.
-TIMESTAMP_BASE_TYPES = frozenset({0x86})
+TIMESTAMP_BASE_TYPES = _U32

@@ -56,7 +56,11 @@ def decode_reference(data: bytes, builder: ActivityBuilder, source: str) -> None
     if not data:
         raise FitDecodeError(f"{source}: empty file")
     reader = fitdecode.FitReader(
-        io.BytesIO(data), check_crc=CrcCheck.RAISE, error_handling=ErrorHandling.IGNORE, keep_raw_chunks=False
+        io.BytesIO(data),
+        check_crc=CrcCheck.RAISE,
+        error_handling=ErrorHandling.IGNORE,
+        keep_raw_chunks=False,
+        processor=fitdecode.DataProcessorBase(),  # raw values are all we read: skip unit conversions
     )
     try:
         for frame in reader:
