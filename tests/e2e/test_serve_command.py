@@ -53,3 +53,20 @@ def test_serve_prints_its_url_and_stops_cleanly(stop_signal: signal.Signals) -> 
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_real_intervals_url_without_oauth_credentials_is_refused_clearly() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RIDELINES_"))}
+    env["INTERVALS_URL"] = "https://intervals.icu"
+    result = subprocess.run(
+        [sys.executable, "-m", "ridelines", "serve", "--port", "0"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "RIDELINES_OAUTH_CLIENT_ID" in last and "RIDELINES_OAUTH_CLIENT_SECRET" in last
+    assert "Traceback" not in result.stderr

@@ -1,7 +1,7 @@
 """The demo athlete of the local stack: real rides from the repository's FIT corpus.
 
 Files come from ``tests/data/fit`` (byte-identical copies of public test data, provenance in
-``tests/data/fit/PROVENANCE.md``), chosen from MIT/BSD-licensed sources: three road rides around
+``tests/data/PROVENANCE.md``), chosen from MIT/BSD-licensed sources: three road rides around
 Toronto from different devices and years, a ride and a mountain-bike ride around Atlanta, a Zwift
 ride (virtual: stays off the map) and an indoor trainer session without GPS (no track).
 """

@@ -154,6 +154,7 @@ class LocalStack:
     def start(self) -> str:
         started = time.perf_counter()
         intervals: _Background | None = None
+        self._credentials()  # a missing OAuth pair for a real INTERVALS_URL fails before anything starts
         try:
             self._bind()
             self._step("emulator", self._start_emulator)
