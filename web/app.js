@@ -90,7 +90,9 @@
     $("athlete").textContent = body.name || body.athlete_id;
     $("signed-out").hidden = true;
     $("signed-in").hidden = false;
-    if (body.tiles_url && body.tiles_url !== state.tilesUrl) showTiles(body.tiles_url);
+    if (body.tiles_url && body.tiles_url !== state.tilesUrl) {
+      showTiles(body.tiles_url).catch(() => showMessage("Your map could not be loaded; try Sync again."));
+    }
     if (!body.tiles_url) $("empty").hidden = false;
   }
 

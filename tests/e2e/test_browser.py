@@ -141,6 +141,16 @@ def test_connect_sync_and_see_the_rides_on_the_map(local_stack: Any, browser: An
         for i in range(types.count()):
             types.nth(i).check()
 
+        # The year filter keeps only that year's rides.
+        year = page.locator("#year-filter option").nth(1).get_attribute("value")
+        page.select_option("#year-filter", value=year)
+        page.wait_for_timeout(500)
+        shown = page.evaluate(
+            "() => [...new Set(window.ridelines.map.queryRenderedFeatures({layers: ['activities-line']})"
+            ".map(f => String(f.properties.start).slice(0, 4)))]"
+        )
+        assert shown == [year]
+
         assert not errors, errors
         assert not outside, f"the viewer loaded something from the internet: {outside}"
     finally:
