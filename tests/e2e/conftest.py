@@ -1,41 +1,88 @@
-"""The local stack, started once per test session in this process on free ports.
+"""The local stack, started once per test session as a user starts it (``python -m ridelines serve``)
+on free ports, in a child process so its emulated-AWS environment never leaks into other tests.
 
 Every test here drives it from outside, over HTTP or through Chromium, exactly as a user would.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import pytest
 import requests
 
-from ridelines.localstack.stack import LocalStack, LocalStackOptions
-
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
 SYNC_TIMEOUT_S = 120
+START_TIMEOUT_S = 180  # a first start synthesizes the stacks
 
 
 @dataclass
 class Running:
-    stack: LocalStack
+    process: subprocess.Popen[bytes]
     url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_serve(extra_env: dict[str, str] | None = None, *, name: str = "serve") -> Running:
+    # Always the built-in stand-in and the emulator, whatever the developer's shell says.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RIDELINES_", "INTERVALS_URL"))}
+    env.update(extra_env or {})
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / f"{name}-{os.getpid()}-{time.monotonic_ns()}.log"
+    # Output goes to a file (kept as a test artifact): a pipe nobody reads could fill and block the server.
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ridelines", "serve", "--port", "0"],
+            cwd=REPO,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        found = re.search(r"running at (http://127\.0\.0\.1:\d+)", log.read_text(errors="replace"))
+        if found:
+            return Running(process, found.group(1), log)
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    process.wait(timeout=10)
+    raise AssertionError(f"ridelines serve did not start: {log.read_text(errors='replace')[-2000:]}")
+
+
+def stop_serve(running: Running, sig: int = signal.SIGTERM) -> int:
+    if running.process.poll() is None:
+        running.process.send_signal(sig)
+    try:
+        return running.process.wait(timeout=30)
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+            running.process.wait()
 
 
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[Running]:
-    # Always the built-in stand-in, whatever the developer's shell says.
-    options = LocalStackOptions(port=0, intervals_url=None, oauth_client_id=None, oauth_client_secret=None)
-    stack = LocalStack(options)
-    url = stack.start()
+    running = start_serve()
     try:
-        yield Running(stack, url)
+        yield running
     finally:
-        stack.stop()
+        stop_serve(running)
 
 
 def login(session: requests.Session, base_url: str) -> str:
@@ -78,3 +125,8 @@ def do_login() -> Any:
 @pytest.fixture(scope="session")
 def do_wait_for_sync() -> Any:
     return wait_for_sync
+
+
+@pytest.fixture(scope="session")
+def serve() -> Any:
+    return start_serve, stop_serve

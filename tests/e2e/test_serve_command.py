@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -19,40 +18,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_serve_prints_its_url_and_stops_cleanly(stop_signal: signal.Signals) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RIDELINES_", "INTERVALS_URL"))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ridelines", "serve", "--port", "0"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def test_serve_prints_its_url_and_stops_cleanly(stop_signal: signal.Signals, serve: Any) -> None:
+    start_serve, stop_serve = serve
+    running = start_serve()
     try:
-        url = None
-        deadline = time.monotonic() + 120
-        assert process.stdout is not None
-        while url is None and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line and process.poll() is not None:
-                break
-            found = re.search(r"running at (http://127\.0\.0\.1:\d+)", line)
-            url = found.group(1) if found else None
-        assert url, f"no URL printed; stderr: {process.stderr.read() if process.stderr else ''}"
-        assert requests.get(url, timeout=10).status_code == 200
-        jwks = requests.get(f"{url}/auth/.well-known/jwks.json", timeout=10)
+        assert requests.get(running.url, timeout=10).status_code == 200
+        jwks = requests.get(f"{running.url}/auth/.well-known/jwks.json", timeout=10)
         assert jwks.status_code == 200 and jwks.json()["keys"][0]["alg"] == "RS256"
-        process.send_signal(stop_signal)
-        assert process.wait(timeout=30) == 0
-        _, stderr = process.communicate(timeout=5)
-        assert "Traceback" not in stderr
-        with pytest.raises(requests.ConnectionError):
-            requests.get(url, timeout=2)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        assert stop_serve(running, stop_signal) == 0
+    assert "Traceback" not in running.output()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(running.url, timeout=2)
 
 
 def test_a_real_intervals_url_without_oauth_credentials_is_refused_clearly() -> None:
