@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from ridelines import settings as names
@@ -15,7 +16,7 @@ from stacks.constructs.http_api import RidelinesHttpApi
 from stacks.constructs.lambda_layers import LambdaLayers
 from stacks.constructs.sync_failures import SyncFailureQueue
 from stacks.data_stack import DataStack
-from stacks.settings import AUTH, FUNCTIONS, SYNC, USER, EnvironmentSettings
+from stacks.settings import AUTH, FUNCTIONS, SYNC, USER, EnvironmentSettings, FunctionSpec
 from stacks.storage_stack import StorageStack
 
 
@@ -59,7 +60,9 @@ class ApiStack(Stack):
         }
         handler_folders = [spec.key for spec in FUNCTIONS]
 
-        def function(spec_id: str, spec: Any, extra_layers: list[Any]) -> RidelinesFunction:
+        def function(
+            spec_id: str, spec: FunctionSpec, extra_layers: list[lambda_.ILayerVersion]
+        ) -> RidelinesFunction:
             return RidelinesFunction(
                 self,
                 spec_id,

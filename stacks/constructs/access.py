@@ -181,19 +181,18 @@ class SyncAccess(Construct):
                     ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                     [syncs.table_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="ListOwnPrefixes",
-                    actions=["s3:ListBucket"],
-                    resources=[bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{ATHLETES_PREFIX}*", f"{TILES_PREFIX}*"]}},
-                ),
+                # Without s3:ListBucket (unconditioned: S3's 404-or-403 check carries no prefix), a
+                # first sync's missing activities.index would read as AccessDenied instead of NoSuchKey.
+                _statement("MissingKeysAreNotFound", ["s3:ListBucket"], [bucket_arn]),
                 _statement(
                     "ReadWriteArchive",
                     ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
                     [athletes],
                 ),
                 _statement(
-                    "PublishTiles", ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], [tiles]
+                    "PublishTiles",
+                    ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                    [tiles],
                 ),
                 _statement("InvalidateReplacedTiles", ["cloudfront:CreateInvalidation"], [distribution_arn]),
                 iam.PolicyStatement(
