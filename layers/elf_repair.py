@@ -154,6 +154,21 @@ class ElfImage:
         )
 
 
+def loads_are_aligned(image: ElfImage) -> bool:
+    """Every PT_LOAD maps a file offset congruent to its address modulo its alignment (mmap needs it)."""
+    return all(h.p_align <= 1 or h.p_offset % h.p_align == h.p_vaddr % h.p_align for h in image.loads)
+
+
+def problems(image: ElfImage) -> list[str]:
+    """What would stop the dynamic loader from mapping this file (empty when it is fine)."""
+    found = []
+    if not image.dynamic_is_loaded():
+        found.append("PT_DYNAMIC outside every PT_LOAD")
+    if not loads_are_aligned(image):
+        found.append("a PT_LOAD's file offset is not congruent to its address (not page-aligned)")
+    return found
+
+
 def _page(header: ProgramHeader) -> int:
     return max(header.p_align, _MIN_PAGE)
 
