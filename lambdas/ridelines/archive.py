@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import zstandard
 
@@ -48,7 +48,7 @@ def iter_lines(path: Path) -> Iterator[bytes]:
         return
     with open(path, "rb") as raw:
         reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-        with io.BufferedReader(reader, buffer_size=1 << 20) as lines:  # type: ignore[arg-type]
+        with io.BufferedReader(reader, buffer_size=1 << 20) as lines:
             for line in lines:
                 if line.strip():
                     yield line if line.endswith(b"\n") else line + b"\n"
@@ -62,9 +62,9 @@ def iter_features(path: Path) -> Iterator[dict[str, Any]]:
 class ArchiveWriter:
     """Writes archive lines into a zstd stream (a file path or an open binary file)."""
 
-    def __init__(self, target: Path | BinaryIO) -> None:
+    def __init__(self, target: Path | BinaryIO | IO[bytes]) -> None:
         self._owns = isinstance(target, (str, Path))
-        self._raw: BinaryIO = open(target, "wb") if isinstance(target, (str, Path)) else target  # noqa: SIM115
+        self._raw: BinaryIO | IO[bytes] = open(target, "wb") if isinstance(target, (str, Path)) else target  # noqa: SIM115
         self._stream = zstandard.ZstdCompressor(level=ZSTD_LEVEL).stream_writer(self._raw, closefd=False)
         self.count = 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -156,7 +157,7 @@ def test_listing_skips_bad_entries_and_walks_back_to_the_floor(server: tuple[str
     assert windows[0] == ("2025-11-28", "2026-11-29")
     assert windows[-1][0] == "1990-01-01"
     assert len(windows) <= 8  # empty stretches double the window: a handful of requests
-    for (older_start, _), (_, newer_end) in zip(windows, windows[1:], strict=False):
+    for (older_start, _), (_, newer_end) in itertools.pairwise(windows):
         assert newer_end >= older_start  # contiguous, overlapping windows: nothing falls between
 
 

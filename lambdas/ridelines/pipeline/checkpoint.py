@@ -1,0 +1,47 @@
+"""The checkpoint a sync leg hands to the next one (and stores in the sync record).
+
+It is deliberately small (it travels in an async Lambda event): the finished work itself is
+durable in staging (:mod:`ridelines.pipeline.staging`), so the checkpoint only carries what
+cannot be recomputed from the listing, the index and staging::
+
+    {
+      "version": 1,
+      "leg": 2,                   # the leg this event starts (0 = first invocation)
+      "phase": "download",        # or "publish": the previous leg ran out of time before publishing
+      "downloaded": 120,          # files fetched by earlier legs of this sync
+      "download_skips": 3,        # ...of which could never give a track (not FIT, undecodable, 422)
+      "failed": 1,                # transient failures in earlier legs
+      "failed_ids": ["i42"],      # not retried again within this sync (retried by the next one)
+      "staged_batches": 4,        # committed staging batches so far (informational)
+      "claimed": false            # set by the leg that picked the event up (duplicate delivery guard)
+    }
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_FAILED_IDS = 500
+
+
+class Checkpoint(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version: int = 1
+    leg: int = Field(default=0, ge=0)
+    phase: str = Field(default="download", pattern=r"^(download|publish)$")
+    downloaded: int = Field(default=0, ge=0)
+    download_skips: int = Field(default=0, ge=0)
+    failed: int = Field(default=0, ge=0)
+    failed_ids: list[str] = Field(default_factory=list, max_length=MAX_FAILED_IDS)
+    staged_batches: int = Field(default=0, ge=0)
+    claimed: bool = False
+
+    @classmethod
+    def from_event(cls, raw: dict[str, Any] | None) -> Checkpoint:
+        return cls.model_validate(raw) if raw else cls()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
