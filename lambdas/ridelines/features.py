@@ -20,7 +20,7 @@ from ridelines.fit import FitActivity
 from ridelines.fit import profile as p
 from ridelines.fit.names import SPORTS, SUB_SPORTS
 from ridelines.fit.virtual import VIRTUAL_TYPES, is_trainer_fit, is_virtual_fit
-from ridelines.tracks import Track, build_track
+from ridelines.tracks import Track, build_track, simplify_line
 
 # FIT sport / sub_sport -> intervals.icu (Strava-style) activity type.
 _SUB_SPORT_TYPES = {
@@ -227,7 +227,10 @@ def _file_type_name(value: int | None) -> str:
 
 def _geometry(track: Track) -> dict[str, Any]:
     with_alt = all(pt[2] is not None for seg in track.segments for pt in seg)
-    lines = [[[lon, lat, alt] if with_alt else [lon, lat] for lon, lat, alt in seg] for seg in track.segments]
+    lines = [
+        [[lon, lat, alt] if with_alt else [lon, lat] for lon, lat, alt in simplify_line(seg)]
+        for seg in track.segments
+    ]
     if len(lines) == 1:
         return {"type": "LineString", "coordinates": lines[0]}
     return {"type": "MultiLineString", "coordinates": lines}

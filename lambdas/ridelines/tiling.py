@@ -36,6 +36,7 @@ from pathlib import Path
 
 from ridelines import settings
 from ridelines.errors import ConfigurationError, RidelinesError
+from ridelines.tracks import simplify_line
 
 LAYER = "activities"
 DEFAULT_TIPPECANOE_ARGS: tuple[str, ...] = (
@@ -159,14 +160,15 @@ def build_pmtiles(
 
 
 def _for_tiles(feature: Mapping) -> dict:
-    """The feature as Tippecanoe should see it: 2D coordinates (altitude is not drawn), no nulls."""
+    """The feature as Tippecanoe should see it: lines thinned to SIMPLIFY_TOLERANCE_M (Tippecanoe's
+    time grows with points x zooms), 2D (altitude is not drawn), no null properties."""
     geometry = feature.get("geometry") or {}
     kind = geometry.get("type")
     coords = geometry.get("coordinates") or []
     if kind == "LineString":
-        coords = [c[:2] for c in coords]
+        coords = [[c[0], c[1]] for c in simplify_line(coords)]
     elif kind == "MultiLineString":
-        coords = [[c[:2] for c in line] for line in coords]
+        coords = [[[c[0], c[1]] for c in simplify_line(line)] for line in coords]
     props = {k: v for k, v in (feature.get("properties") or {}).items() if v is not None}
     return {"type": "Feature", "properties": props, "geometry": {"type": kind, "coordinates": coords}}
 
