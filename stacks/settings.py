@@ -83,7 +83,7 @@ class EnvironmentSettings:
     log_retention_days: int
     log_level: str
     retain_data: bool
-    tippecanoe_args: str
+    tippecanoe_args: str  # appended to ridelines.tiling's defaults (shlex-split); "" keeps them
     alarm_email: str | None = None
     access_log_expiration_days: int = 90
     noncurrent_version_expiration_days: int = 30

@@ -184,9 +184,10 @@ class SyncAccess(Construct):
                 # Without s3:ListBucket (unconditioned: S3's 404-or-403 check carries no prefix), a
                 # first sync's missing activities.index would read as AccessDenied instead of NoSuchKey.
                 _statement("MissingKeysAreNotFound", ["s3:ListBucket"], [bucket_arn]),
+                # Index, archive and the staging batches of a resumable sync (deleted once merged).
                 _statement(
                     "ReadWriteArchive",
-                    ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                    ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                     [athletes],
                 ),
                 _statement(
