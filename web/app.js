@@ -256,7 +256,7 @@
       const swatch = document.createElement("span");
       swatch.className = "swatch";
       swatch.style.background = TYPE_COLOURS[type] || OTHER_COLOUR;
-      label.append(input, swatch, document.createTextNode(` ${type}`));
+      label.append(input, swatch, document.createTextNode(` ${typeLabel(type)}`));
       box.append(label);
     }
     const select = $("year-filter");
@@ -264,6 +264,10 @@
     select.replaceChildren(new Option("All years", ""));
     for (const year of [...state.years].sort().reverse()) select.append(new Option(year, year));
     select.value = current;
+  }
+
+  function typeLabel(type) {
+    return type.replace(/([a-z])([A-Z])/g, "$1 $2"); // "MountainBikeRide" -> "Mountain Bike Ride"
   }
 
   function applyFilters() {
@@ -296,7 +300,8 @@
     const title = document.createElement("h3");
     title.textContent = p.name || "Activity";
     const meta = document.createElement("p");
-    meta.textContent = [p.type, formatDate(p.start), formatDistance(p.distance_m)].filter(Boolean).join(" · ");
+    meta.textContent = [typeLabel(String(p.type || "")), formatDate(p.start), formatDistance(p.distance_m)]
+      .filter(Boolean).join(" · ");
     const link = document.createElement("a");
     link.href = `https://intervals.icu/activities/${encodeURIComponent(p.id)}`;
     link.target = "_blank";

@@ -63,6 +63,26 @@ A_POINT_ON_A_TRACK = """
 """
 
 
+MAP_SETTLED = """
+() => {
+  const m = window.ridelines.map;
+  return Boolean(m.getSource("activities")) && m.isSourceLoaded("activities") && m.areTilesLoaded() && !m.isMoving();
+}
+"""
+
+ZOOM_TO_ONE_RIDE = """
+() => {
+  const map = window.ridelines.map;
+  window.overview = {center: map.getCenter(), zoom: map.getZoom()};
+  const f = map.queryRenderedFeatures({layers: ["activities-line"]})[0];
+  const lines = f.geometry.type === "LineString" ? [f.geometry.coordinates] : f.geometry.coordinates;
+  const bounds = new maplibregl.LngLatBounds();
+  for (const line of lines) for (const c of line) bounds.extend(c);
+  map.fitBounds(bounds, {padding: 80, animate: false});
+}
+"""
+
+
 @pytest.fixture(scope="module")
 def browser() -> Any:
     if not Path(CHROMIUM).exists():
@@ -106,11 +126,7 @@ def test_connect_sync_and_see_the_rides_on_the_map(local_stack: Any, browser: An
         assert "listed" in (page.text_content("#sync-status") or "")
 
         # Tiles arrive through the pmtiles protocol; wait until MapLibre has drawn them.
-        page.wait_for_function(
-            "() => { const m = window.ridelines.map; return m.getSource('activities') && m.isSourceLoaded('activities')"
-            " && m.areTilesLoaded() && !m.isMoving(); }",
-            timeout=30_000,
-        )
+        page.wait_for_function(MAP_SETTLED, timeout=30_000)
         page.wait_for_function(
             "() => window.ridelines.map.queryRenderedFeatures({layers: ['activities-line']}).length > 0",
             timeout=30_000,
@@ -121,7 +137,10 @@ def test_connect_sync_and_see_the_rides_on_the_map(local_stack: Any, browser: An
         page.screenshot(path=str(ARTIFACTS / "map.png"))
         assert pixels["count"] > 150, pixels  # two clusters of rides, 1000 km apart, at zoom ~5
 
-        # A click on a track opens its popup, with the link to the activity on intervals.icu.
+        # Zoom to one ride (the overview spans two cities), then click it for its popup with the link
+        # to the activity on intervals.icu.
+        page.evaluate(ZOOM_TO_ONE_RIDE)
+        page.wait_for_function(MAP_SETTLED, timeout=30_000)
         point = page.evaluate(A_POINT_ON_A_TRACK)
         assert point is not None
         page.mouse.click(point["x"], point["y"])
@@ -130,6 +149,8 @@ def test_connect_sync_and_see_the_rides_on_the_map(local_stack: Any, browser: An
         assert "km" in (page.text_content(".maplibregl-popup") or "")
         page.screenshot(path=str(ARTIFACTS / "map-popup.png"))
         page.click(".maplibregl-popup-close-button")
+        page.evaluate("() => window.ridelines.map.jumpTo(window.overview)")
+        page.wait_for_function(MAP_SETTLED, timeout=30_000)
 
         # The filters know the types in the data; unticking every type clears the map.
         types = page.locator("#type-filters input[type=checkbox]")
