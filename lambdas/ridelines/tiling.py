@@ -9,8 +9,8 @@ Settings (:data:`DEFAULT_TIPPECANOE_ARGS`), chosen so every ride stays visible a
   of a GPS line; the viewer overzooms beyond. Fewer zooms than Tippecanoe's default z14 means far
   fewer tiles to cut, which is most of the build time.
 * ``--no-feature-limit --no-tile-size-limit``: a ride is never dropped to fit a tile budget
-  (dense areas stay complete). Lines are simplified per zoom instead (``--simplification=4``,
-  in tile units), which keeps low-zoom tiles small.
+  (dense areas stay complete). Tippecanoe's per-zoom line simplification (default tolerance: one
+  tile unit) keeps low-zoom tiles small; a coarser one would erase small loops at low zooms.
 * ``--drop-rate=0`` / ``-r1``: no feature thinning at low zooms (the default drops 60% of
   lines per zoom level below the base zoom: rides vanish when zoomed out).
 * ``--force --quiet`` and ``-l activities``.
@@ -45,7 +45,6 @@ DEFAULT_TIPPECANOE_ARGS: tuple[str, ...] = (
     "--drop-rate=0",
     "--no-feature-limit",
     "--no-tile-size-limit",
-    "--simplification=4",
 )
 TIPPECANOE_FALLBACK_DIRS = ("/opt/bin",)
 
