@@ -93,7 +93,7 @@ def test_every_outdoor_activity_is_in_the_tiles_at_every_zoom(features: list[dic
 
 def test_virtual_rides_included_on_request(features: list[dict], tmp_path: Path) -> None:
     out = tmp_path / "all.pmtiles"
-    small = [f for f in features if f["properties"]["virtual"]][:3] + [features[0]]
+    small = [*[f for f in features if f["properties"]["virtual"]][:3], features[0]]
     result = build_pmtiles(small, out, include_virtual=True)
     assert result.features_written == 4
     _, _, ids = decode_pmtiles(out)
