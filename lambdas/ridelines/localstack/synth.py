@@ -75,9 +75,10 @@ def load_templates(repo_root: Path, cache_dir: Path, *, env_name: str = "dev") -
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise ConfigurationError(f"could not synthesize the stacks for the local stack: {last}")
         text = out.read_text()
-    tmp_cache = cache_file.with_suffix(".tmp")
-    tmp_cache.write_text(text)
-    tmp_cache.replace(cache_file)
+    # Atomic and collision-free: two processes may synthesize at once (e.g. parallel test workers).
+    with tempfile.NamedTemporaryFile("w", dir=cache_dir, suffix=".tmp", delete=False) as tmp_cache:
+        tmp_cache.write(text)
+    Path(tmp_cache.name).replace(cache_file)
     for old in cache_dir.glob(f"templates-{env_name}-*.json"):
         if old != cache_file:
             old.unlink(missing_ok=True)
