@@ -207,7 +207,8 @@ def handle_sync_event(event: Mapping[str, Any] | Any, context: Any, deps: SyncDe
         )
         return {"sync_id": request.sync_id, **result.summary()}
     finally:
-        metrics.flush_metrics(raise_on_empty_metrics=False)
+        if metrics.metric_set:  # a rejected or skipped event has nothing to report
+            metrics.flush_metrics(raise_on_empty_metrics=False)
         logger.remove_keys(["athlete_id", "sync_id", "phase"])
 
 

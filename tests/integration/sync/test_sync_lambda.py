@@ -1,0 +1,318 @@
+"""The sync Lambda end to end: moto for AWS, the real local HTTP stand-in for intervals.icu."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ridelines.archive import iter_features
+from ridelines.errors import SyncInProgress
+from ridelines.index import EntryStatus, decode_index
+from ridelines.models import SyncStatus
+from ridelines.pipeline.lambda_entry import handle_sync_event
+from ridelines.publish import TILES_CACHE_CONTROL
+
+from .conftest import ATHLETE, BUCKET, FIT_DIR, RIDES, FakeContext, SyncWorld
+
+INDEX_KEY = f"athletes/{ATHLETE}/activities.index"
+ARCHIVE_KEY = f"athletes/{ATHLETE}/activities.geojson.zst"
+RIDE_IDS = {f"a{n}" for n in range(1, len(RIDES) + 1)}
+
+
+def stored(world: SyncWorld) -> dict[str, bytes | None]:
+    user = world.users.get(ATHLETE)
+    return {
+        "index": world.blobs.get_bytes(INDEX_KEY),
+        "archive": world.blobs.get_bytes(ARCHIVE_KEY),
+        "tiles_key": (user.tiles_key or "").encode() if user else None,
+    }
+
+
+def test_first_sync_builds_and_publishes_the_map(world: SyncWorld) -> None:
+    result = world.trigger()
+    assert result["status"] == "succeeded"
+    assert result["counts"] == {
+        "listed": 6,
+        "new": 4,
+        "changed": 0,
+        "deleted": 0,
+        "unchanged": 0,
+        "downloaded": 4,
+        "skipped": 2,
+        "failed": 0,
+    }
+    assert world.downloads() == 4  # the Strava stub and the manual entry are never fetched
+    assert set(world.tiles()) == RIDE_IDS
+    user = world.users.get(ATHLETE)
+    assert user is not None and user.tiles_key and user.tiles_key.startswith(f"tiles/{ATHLETE}/")
+    import boto3
+
+    head = boto3.client("s3").head_object(Bucket=BUCKET, Key=user.tiles_key)
+    assert head["CacheControl"] == TILES_CACHE_CONTROL == "public, max-age=31536000, immutable"
+    assert head["ContentType"] == "application/vnd.pmtiles"
+    index = decode_index(world.blobs.get_bytes(INDEX_KEY) or b"")
+    assert set(index.ids()) == RIDE_IDS and all(e.has_track for e in index)
+    record = world.states.get(ATHLETE)
+    assert record is not None and record.status is SyncStatus.SUCCEEDED and record.phase.value == "done"
+    assert record.finished_at is not None and record.counts.downloaded == 4
+    assert user.last_sync and user.last_sync["status"] == "succeeded"
+    assert list(world.blobs.list_keys(f"athletes/{ATHLETE}/staging/")) == []  # staging cleaned up
+
+
+def test_no_change_resync_downloads_uploads_and_invalidates_nothing(world: SyncWorld) -> None:
+    world.trigger()
+    before, downloads = stored(world), world.downloads()
+    keys = sorted(world.blobs.list_keys(""))
+    result = world.trigger()
+    assert result["status"] == "succeeded"
+    assert result["counts"]["unchanged"] == 4 and result["counts"]["downloaded"] == 0
+    assert world.downloads() == downloads
+    assert stored(world) == before and sorted(world.blobs.list_keys("")) == keys
+    assert world.cdn.paths == []
+
+
+def test_rename_and_type_change_download_exactly_one_each(world: SyncWorld) -> None:
+    world.trigger()
+    first_key = world.users.get(ATHLETE).tiles_key  # type: ignore[union-attr]
+    world.standin.rename_activity("a2", "Sunday loop")
+    result = world.trigger()
+    assert result["counts"]["changed"] == 1 and result["counts"]["downloaded"] == 1
+    assert world.downloads_of("a2") == 2 and world.downloads_of("a1") == 1
+    assert world.tiles()["a2"]["name"] == "Sunday loop"
+    # the old tiles object is gone and its CloudFront path invalidated
+    assert not world.blobs.exists(first_key)  # type: ignore[arg-type]
+    assert world.cdn.paths == [f"/{first_key}"]
+
+    world.standin.set_activity_type("a3", "GravelRide")
+    result = world.trigger()
+    assert result["counts"]["changed"] == 1 and result["counts"]["downloaded"] == 1
+    assert world.downloads_of("a3") == 2
+    assert world.tiles()["a3"]["type"] == "GravelRide"
+    assert len(world.cdn.paths) == 2
+
+
+def test_deleted_ride_disappears_from_the_tiles(world: SyncWorld) -> None:
+    world.trigger()
+    assert "a1" in world.tiles()
+    world.standin.delete_activity("a1")
+    result = world.trigger()
+    assert result["counts"]["deleted"] == 1 and result["counts"]["downloaded"] == 0
+    assert set(world.tiles()) == RIDE_IDS - {"a1"}
+    assert "a1" not in decode_index(world.blobs.get_bytes(INDEX_KEY) or b"")
+    archive_ids = {f["properties"]["id"] for f in _archive_features(world)}
+    assert archive_ids == RIDE_IDS - {"a1"}
+
+
+def _archive_features(world: SyncWorld) -> list[dict]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "a.zst"
+        assert world.blobs.download_file(ARCHIVE_KEY, path)
+        return list(iter_features(path))
+
+
+def test_zero_activities_publish_an_empty_map_not_a_stale_one(world: SyncWorld) -> None:
+    world.trigger()
+    for activity_id in RIDE_IDS:
+        world.standin.delete_activity(activity_id)
+    result = world.trigger()
+    assert result["status"] == "succeeded" and result["counts"]["deleted"] == 4
+    assert world.tiles() == {}
+
+
+def test_timeout_mid_sync_checkpoints_and_the_next_leg_finishes(world: SyncWorld) -> None:
+    # remaining time drops below the reserve after two downloads: the leg must hand off
+    context = FakeContext(lambda: 900.0 if world.downloads() < 2 else 5.0)
+    result = world.trigger(context=context, drain=False)
+    assert result["status"] == "continued"
+    assert len(world.invoker.payloads) == 1
+    checkpoint = world.invoker.payloads[0]["checkpoint"]
+    assert checkpoint["leg"] == 1 and checkpoint["downloaded"] >= 2
+    record = world.states.get(ATHLETE)
+    assert record is not None and record.status is SyncStatus.RUNNING and record.checkpoint
+    assert world.users.get(ATHLETE).tiles_key is None  # type: ignore[union-attr]  # nothing published yet
+    # the next leg runs in-process (the invoker's payload, like Lambda would deliver it)
+    while world.invoker.queue:
+        result = handle_sync_event(world.invoker.queue.pop(0), FakeContext(), world.deps)
+    assert result["status"] == "succeeded"
+    assert set(world.tiles()) == RIDE_IDS
+    assert all(world.downloads_of(a) == 1 for a in RIDE_IDS)  # nothing fetched twice
+    assert result["counts"]["downloaded"] == 4
+
+
+def test_duplicate_delivery_of_a_leg_is_ignored(world: SyncWorld) -> None:
+    context = FakeContext(lambda: 900.0 if world.downloads() < 1 else 5.0)
+    world.trigger(context=context, drain=False)
+    event = world.invoker.queue.pop(0)
+    assert handle_sync_event(event, FakeContext(), world.deps)["status"] == "succeeded"
+    downloads = world.downloads()
+    assert handle_sync_event(event, FakeContext(), world.deps)["status"] == "skipped"
+    assert world.downloads() == downloads
+
+
+class Crash(BaseException):
+    """Stands for the Lambda runtime killing the process mid-download."""
+
+
+def test_crash_mid_sync_loses_nothing_and_refetches_nothing(
+    world: SyncWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ridelines.intervals.client import IntervalsClient
+
+    original = IntervalsClient.download_file
+    calls = {"n": 0}
+
+    def crashing(self: IntervalsClient, activity_id: str):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Crash()
+        return original(self, activity_id)
+
+    monkeypatch.setattr(IntervalsClient, "download_file", crashing)
+    world.deps.sync_settings = type(world.deps.sync_settings)(workers=1, batch_size=1)
+    with pytest.raises(Crash):
+        world.trigger()
+    staged = list(world.blobs.list_keys(f"athletes/{ATHLETE}/staging/"))
+    assert len(staged) == 4  # two committed batches (features + results marker each)
+    assert world.blobs.get_bytes(INDEX_KEY) is None  # the index never advanced past stored work
+    monkeypatch.setattr(IntervalsClient, "download_file", original)
+    # the crashed sync's lease is still held; once it expires the rider syncs again
+    record = world.states.get(ATHLETE)
+    world.states.save(
+        record.model_copy(update={"lease_expires_at": datetime.now(UTC) - timedelta(seconds=1)})
+    )  # type: ignore[union-attr]
+    result = world.trigger()
+    assert result["status"] == "succeeded" and result["counts"]["downloaded"] == 2
+    assert set(world.tiles()) == RIDE_IDS
+    assert all(world.downloads_of(a) == 1 for a in RIDE_IDS)
+
+
+def test_two_triggers_at_once_one_runs(world: SyncWorld) -> None:
+    now = datetime.now(UTC)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def trigger(sync_id: str) -> None:
+        barrier.wait()
+        try:
+            world.states.acquire(ATHLETE, sync_id, full=False, now=now, lease_seconds=600)
+            outcomes.append(sync_id)
+        except SyncInProgress:
+            outcomes.append("busy")
+
+    threads = [threading.Thread(target=trigger, args=(f"s{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("busy") == 1
+    winner = next(o for o in outcomes if o != "busy")
+    loser = "s1" if winner == "s0" else "s0"
+    # an event for the losing trigger does nothing; the winner's runs
+    assert (
+        handle_sync_event({"athlete_id": ATHLETE, "sync_id": loser}, FakeContext(), world.deps)["status"]
+        == "skipped"
+    )
+    assert world.downloads() == 0
+    assert (
+        handle_sync_event({"athlete_id": ATHLETE, "sync_id": winner}, FakeContext(), world.deps)["status"]
+        == "succeeded"
+    )
+
+
+@pytest.mark.parametrize("kind", ["401", "403"])
+def test_auth_failure_leaves_the_existing_map_untouched(world: SyncWorld, kind: str) -> None:
+    world.trigger()
+    before = stored(world)
+    world.standin.rename_activity("a1", "would change the map")
+    world.standin.faults.inject(r"/api/v1/athlete/.*/activities", kind, times=1)
+    result = world.trigger()
+    assert result["status"] == "failed"
+    assert "log in again" in result["error"]
+    assert stored(world) == before
+    record = world.states.get(ATHLETE)
+    assert record is not None and record.status is SyncStatus.FAILED and record.error
+    assert world.cdn.paths == []
+
+
+def test_revoked_token_mid_download_fails_cleanly(world: SyncWorld) -> None:
+    world.standin.faults.inject(r"/api/v1/activity/a2/file", "401", times=1)
+    result = world.trigger()
+    assert result["status"] == "failed"
+    assert world.users.get(ATHLETE).tiles_key is None  # type: ignore[union-attr]
+    assert world.blobs.get_bytes(INDEX_KEY) is None
+
+
+@pytest.mark.parametrize("kind", ["500", "503", "429", "reset", "truncate"])
+def test_transient_faults_are_retried(world: SyncWorld, kind: str) -> None:
+    world.standin.faults.inject(r"/api/v1/activity/a1/file", kind, times=2)
+    world.standin.faults.inject(r"/api/v1/athlete/.*/activities", kind, times=1)
+    result = world.trigger()
+    assert result["status"] == "succeeded"
+    assert result["counts"]["failed"] == 0 and result["counts"]["downloaded"] == 4
+    assert set(world.tiles()) == RIDE_IDS
+
+
+def test_persistent_failure_is_counted_and_retried_next_sync(world: SyncWorld) -> None:
+    world.standin.faults.inject(r"/api/v1/activity/a1/file", "500", times=50)
+    result = world.trigger()
+    assert result["status"] == "succeeded"
+    assert result["counts"]["failed"] == 1 and result["counts"]["downloaded"] == 3
+    assert set(world.tiles()) == RIDE_IDS - {"a1"}
+    world.standin.faults.clear()
+    result = world.trigger()
+    assert result["counts"]["new"] == 1 and result["counts"]["downloaded"] == 1
+    assert set(world.tiles()) == RIDE_IDS
+
+
+def test_undecodable_files_are_recorded_and_not_fetched_again(world: SyncWorld) -> None:
+    broken = (FIT_DIR / "python-fitparse/activity-filecrc.fit").read_bytes()  # a CRC mismatch
+    world.standin.add_activity(
+        ATHLETE,
+        activity_id="b1",
+        fit_bytes=broken,
+        name="Broken",
+        type="Ride",
+        start=datetime(2024, 5, 1, tzinfo=UTC),
+    )
+    result = world.trigger()
+    assert result["status"] == "succeeded" and result["counts"]["skipped"] == 3
+    entry = decode_index(world.blobs.get_bytes(INDEX_KEY) or b"").get("b1")
+    assert entry is not None and entry.status is EntryStatus.UNDECODABLE and entry.reason
+    world.trigger()
+    assert world.downloads_of("b1") == 1
+
+
+def test_corrupt_index_means_a_full_sync_not_a_crash(world: SyncWorld) -> None:
+    world.trigger()
+    world.blobs.put_bytes(INDEX_KEY, b"RLINDEX\x00garbage")
+    result = world.trigger()
+    assert result["status"] == "succeeded" and result["counts"]["new"] == 4
+    assert set(world.tiles()) == RIDE_IDS
+    assert len(decode_index(world.blobs.get_bytes(INDEX_KEY) or b"")) == 4
+
+
+def test_full_sync_refetches_everything(world: SyncWorld) -> None:
+    world.trigger()
+    result = world.trigger(full=True)
+    assert result["counts"]["downloaded"] == 4 and all(world.downloads_of(a) == 2 for a in RIDE_IDS)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"athlete_id": "../x", "sync_id": "s"},
+        {"athlete_id": ATHLETE},
+        {"athlete_id": ATHLETE, "sync_id": "s", "surprise": 1},
+    ],
+)
+def test_bad_event_is_rejected_and_nothing_stored(world: SyncWorld, event: dict) -> None:
+    result = handle_sync_event(event, FakeContext(), world.deps)
+    assert result["status"] == "rejected" and result["error"] == "invalid_input"
+    assert list(world.blobs.list_keys("")) == [] and world.states.get(ATHLETE) is None
+    assert world.standin.requests == []
