@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 ENVS := dev prod
 ENV ?= dev
 PORT ?= 8000
+HOST ?= 127.0.0.1
 
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -82,7 +83,7 @@ bench: setup
 	$(PY) -m bench
 
 demo: setup
-	$(PY) -m ridelines serve --port $(PORT)
+	$(PY) -m ridelines serve --host $(HOST) --port $(PORT)
 
 deploy: setup
 	@case "$(ENV)" in dev|prod) ;; *) echo "ENV must be dev or prod" >&2; exit 2;; esac
