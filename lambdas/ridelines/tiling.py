@@ -3,17 +3,20 @@
 Features are streamed to Tippecanoe's stdin as GeoJSONSeq (one Feature per line), so memory stays
 flat however many rides an athlete has; Tippecanoe writes PMTiles directly (``-o x.pmtiles``).
 
-Settings (:data:`DEFAULT_TIPPECANOE_ARGS`), chosen so every ride stays visible at every zoom:
+Settings (:data:`DEFAULT_TIPPECANOE_ARGS`), chosen so every ride stays visible at every zoom and
+the build stays fast (Tippecanoe's time grows with points x zoom levels):
 
-* ``-Z0 -z12``: z12 is ~2.4 m per tile unit (4096 units per tile), finer than a phone can show
-  of a GPS line; the viewer overzooms beyond. Fewer zooms than Tippecanoe's default z14 means far
-  fewer tiles to cut, which is most of the build time.
-* ``--no-feature-limit --no-tile-size-limit``: a ride is never dropped to fit a tile budget
-  (dense areas stay complete). Tippecanoe's per-zoom line simplification (default tolerance: one
-  tile unit) keeps low-zoom tiles small; a coarser one would erase small loops at low zooms.
-* ``--drop-rate=0`` / ``-r1``: no feature thinning at low zooms (the default drops 60% of
-  lines per zoom level below the base zoom: rides vanish when zoomed out).
-* ``--force --quiet`` and ``-l activities``.
+* ``-Z0 -z12``: at z12 one tile unit is ~2.4 m (4096 units per tile, 8 per screen pixel), finer
+  than a GPS line needs; the viewer overzooms beyond. Two zoom levels fewer than Tippecanoe's
+  default z14 also means far fewer tiles to cut.
+* ``--low-detail=13``: 8192 units per tile below z12, so a ride a few km across is still a line,
+  not a collapsed point, when the whole country fits in one tile (z1+).
+* ``--drop-rate=0``: no thinning of features at low zooms (rides would vanish when zoomed out);
+  ``--no-feature-limit --no-tile-size-limit``: nothing is dropped to fit a tile budget, so dense
+  areas stay complete; Tippecanoe's per-zoom line simplification (one tile unit) keeps low-zoom
+  tiles small instead.
+* input thinned to :data:`TILE_INPUT_TOLERANCE_M` before it reaches Tippecanoe (error <= 2x that,
+  a fraction of a z12 screen pixel): fewer points is most of the speed.
 
 ``TIPPECANOE_ARGS`` (shlex-split) appends to these (later flags win in Tippecanoe), or
 ``extra_args`` does per call.
@@ -42,11 +45,13 @@ LAYER = "activities"
 DEFAULT_TIPPECANOE_ARGS: tuple[str, ...] = (
     "--minimum-zoom=0",
     "--maximum-zoom=12",
+    "--low-detail=13",
     "--drop-rate=0",
     "--no-feature-limit",
     "--no-tile-size-limit",
 )
 TIPPECANOE_FALLBACK_DIRS = ("/opt/bin",)
+TILE_INPUT_TOLERANCE_M = 2.0
 
 
 @dataclass(frozen=True)
@@ -159,15 +164,15 @@ def build_pmtiles(
 
 
 def _for_tiles(feature: Mapping) -> dict:
-    """The feature as Tippecanoe should see it: lines thinned to SIMPLIFY_TOLERANCE_M (Tippecanoe's
+    """The feature as Tippecanoe should see it: lines thinned to TILE_INPUT_TOLERANCE_M (Tippecanoe's
     time grows with points x zooms), 2D (altitude is not drawn), no null properties."""
     geometry = feature.get("geometry") or {}
     kind = geometry.get("type")
     coords = geometry.get("coordinates") or []
     if kind == "LineString":
-        coords = [[c[0], c[1]] for c in simplify_line(coords)]
+        coords = [[c[0], c[1]] for c in simplify_line(coords, TILE_INPUT_TOLERANCE_M)]
     elif kind == "MultiLineString":
-        coords = [[[c[0], c[1]] for c in simplify_line(line)] for line in coords]
+        coords = [[[c[0], c[1]] for c in simplify_line(line, TILE_INPUT_TOLERANCE_M)] for line in coords]
     props = {k: v for k, v in (feature.get("properties") or {}).items() if v is not None}
     return {"type": "Feature", "properties": props, "geometry": {"type": kind, "coordinates": coords}}
 
