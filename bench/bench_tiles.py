@@ -114,8 +114,9 @@ def tile_ids(tile: bytes, key_name: str = "id") -> set[str]:
                         t, pos = _varint(v, pos)
                         tags.append(t)
                     for k, val in zip(tags[::2], tags[1::2], strict=True):
-                        if k == id_key and isinstance(values[val], bytes):
-                            ids.add(values[val].decode())
+                        value = values[val]
+                        if k == id_key and isinstance(value, bytes):
+                            ids.add(value.decode())
     return ids
 
 
