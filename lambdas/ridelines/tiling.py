@@ -24,6 +24,7 @@ the build stays fast (Tippecanoe's time grows with points x zoom levels):
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -141,13 +142,19 @@ def build_pmtiles(
                     if props.get("virtual") and not include_virtual:
                         skipped += 1
                         continue
-                    line = json.dumps(_for_tiles(feature), separators=(",", ":"), allow_nan=False)
-                    proc.stdin.write(line.encode() + b"\n")
+                    line = _tile_line(feature)
+                    if line is None:
+                        continue
+                    proc.stdin.write(line)
                     written += 1
-                proc.stdin.close()
             except BrokenPipeError:
-                pass
+                pass  # Tippecanoe quit early: its exit code and message say why
+            except BaseException:
+                proc.kill()  # the input failed (e.g. a corrupt archive): never leave it waiting
+                raise
             finally:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
                 code = proc.wait()
             err.seek(0)
             message = err.read().decode(errors="replace").strip()
@@ -161,6 +168,14 @@ def build_pmtiles(
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return TileBuildResult(out_path, written, skipped, out_path.stat().st_size)
+
+
+def _tile_line(feature: Mapping) -> bytes | None:
+    """One GeoJSONSeq line for Tippecanoe, or None for a feature without a line to draw."""
+    geometry = feature.get("geometry") or {}
+    if geometry.get("type") not in ("LineString", "MultiLineString") or not geometry.get("coordinates"):
+        return None
+    return json.dumps(_for_tiles(feature), separators=(",", ":"), allow_nan=False).encode() + b"\n"
 
 
 def _for_tiles(feature: Mapping) -> dict:

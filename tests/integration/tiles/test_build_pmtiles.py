@@ -147,3 +147,25 @@ def test_broken_tippecanoe_is_a_configuration_error(monkeypatch, tmp_path: Path)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
     with pytest.raises(ConfigurationError, match="broken"):
         build_pmtiles([], tmp_path / "x.pmtiles")
+
+
+def test_failing_input_stream_stops_tippecanoe_and_propagates(features: list[dict], tmp_path: Path) -> None:
+    def broken() -> Iterator[dict]:
+        yield features[0]
+        raise OSError("archive truncated")
+
+    out = tmp_path / "x.pmtiles"
+    with pytest.raises(OSError, match="archive truncated"):
+        build_pmtiles(broken(), out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_features_without_lines_are_left_out(features: list[dict], tmp_path: Path) -> None:
+    no_line = {"type": "Feature", "properties": {"id": "x"}, "geometry": None}
+    point = {
+        "type": "Feature",
+        "properties": {"id": "p"},
+        "geometry": {"type": "Point", "coordinates": [1, 2]},
+    }
+    result = build_pmtiles([no_line, point, features[0]], tmp_path / "x.pmtiles")
+    assert result.features_written == 1
