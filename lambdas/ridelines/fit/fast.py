@@ -18,6 +18,7 @@ wanted field has an unexpected base type or size. Corruption raises
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 
@@ -83,7 +84,12 @@ class _Layout:
         self.has_position = order[1] >= 0 or order[2] >= 0 if global_num == p.MESG_RECORD else False
 
 
-def _compile(global_num: int, endian: str, fields: list[tuple[int, int, int]], dev_size: int) -> _Layout:
+@functools.lru_cache(maxsize=1024)
+def _compile(
+    global_num: int, endian: str, fields: tuple[tuple[int, int, int], ...], dev_size: int
+) -> _Layout:
+    """Compile a definition; cached, because files repeat the same few definitions (a file made
+    of nothing but definitions must not cost a struct compilation each)."""
     slots = _SLOTS.get(global_num, _TIMESTAMP_ONLY)
     wanted = p.WANTED_FIELDS.get(global_num, {})
     fmt = [endian]
@@ -274,7 +280,7 @@ def _read_definition(data: bytes, pos: int, limit: int, layouts: dict[int, _Layo
     cursor = pos + 6
     if cursor + 3 * num_fields > limit:
         _overrun(source, pos, cursor + 3 * num_fields, n)
-    fields = [(data[i], data[i + 1], data[i + 2]) for i in range(cursor, cursor + 3 * num_fields, 3)]
+    fields = tuple((data[i], data[i + 1], data[i + 2]) for i in range(cursor, cursor + 3 * num_fields, 3))
     cursor += 3 * num_fields
     dev_size = 0
     if header & 0x20:  # developer fields follow: skipped by their declared sizes
