@@ -18,7 +18,7 @@ from typing import Any
 from ridelines import fit
 from ridelines.fit import FitActivity
 from ridelines.fit import profile as p
-from ridelines.fit.names import SPORTS, SUB_SPORTS
+from ridelines.fit.names import FILE_TYPES, SPORTS
 from ridelines.fit.virtual import VIRTUAL_TYPES, is_trainer_fit, is_virtual_fit
 from ridelines.tracks import Track, build_track, simplify_line
 
@@ -192,10 +192,6 @@ def activity_type(activity: FitActivity) -> str | None:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
-def sub_sport_name(value: int | None) -> str | None:
-    return None if value is None else SUB_SPORTS.get(value, str(value))
-
-
 def _start(activity: FitActivity) -> str | None:
     # The earliest absolute time of the sessions and records; file_id's creation time last.
     times = [s.start_time for s in activity.sessions] + [activity.first_record_time]
@@ -220,8 +216,6 @@ def iso_utc(moment: datetime) -> str:
 
 
 def _file_type_name(value: int | None) -> str:
-    from ridelines.fit.names import FILE_TYPES
-
     return "unknown" if value is None else FILE_TYPES.get(value, str(value))
 
 

@@ -20,7 +20,10 @@ from ridelines.features import decode_track, feature_from_track, id_from_source
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "convert", help="one FIT file to a GeoJSON Feature", description=__doc__.split("\n\n")[0]
+        "convert",
+        help="one FIT file to a GeoJSON Feature",
+        description="One FIT file (plain or gzip) to a GeoJSON Feature on stdout. Bad input, or a file "
+        "without a GPS track, exits 2 with one line on stderr.",
     )
     parser.add_argument("file", type=Path, help="FIT file (plain or gzip)")
     parser.add_argument("-o", "--output", type=Path, help="write the Feature here instead of stdout")

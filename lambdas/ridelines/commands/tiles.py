@@ -32,7 +32,10 @@ FIT_SUFFIXES = (".fit", ".fit.gz")
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "tiles", help="FIT files on disk straight to PMTiles", description=__doc__.split("\n\n")[0]
+        "tiles",
+        help="FIT files on disk straight to PMTiles",
+        description="FIT files (folders are searched for *.fit and *.fit.gz) straight to one PMTiles "
+        "map. Bad files are skipped with a one-line warning; exit 2 only when nothing was usable.",
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="FIT files or directories")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the PMTiles file to write")
