@@ -105,3 +105,9 @@ def test_tiles_without_tracks_writes_an_empty_map(tmp_path: Path) -> None:
     out = tmp_path / "e.pmtiles"
     done = ridelines("tiles", str(INDOOR), "-o", str(out))
     assert done.returncode == 0 and out.exists() and "0 activities" in done.stderr
+
+
+def test_tiles_folder_without_fit_files_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("nothing here")
+    done = ridelines("tiles", str(tmp_path), "-o", str(tmp_path / "x.pmtiles"))
+    assert done.returncode == 2 and "no FIT files" in done.stderr
