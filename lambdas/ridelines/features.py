@@ -156,7 +156,8 @@ def _meta_properties(meta: ActivityMeta) -> dict[str, Any]:
 def _fit_properties(activity: FitActivity, track: Track) -> dict[str, Any]:
     sessions = activity.sessions
     distance = _sum(s.distance_m for s in sessions)
-    timer = _sum(s.timer_s for s in sessions)
+    # Moving time when the device reports it, else timer time (recording minus pauses).
+    moving = _sum(s.moving_s if s.moving_s is not None else s.timer_s for s in sessions)
     ascent = _sum(s.ascent_m for s in sessions)
     return {
         "id": None,
@@ -164,7 +165,7 @@ def _fit_properties(activity: FitActivity, track: Track) -> dict[str, Any]:
         "type": activity_type(activity),
         "start": _start(activity),
         "distance_m": round(distance if distance is not None else track.length_m, 1),
-        "moving_s": None if timer is None else round(timer),
+        "moving_s": None if moving is None else round(moving),
         "elevation_gain_m": ascent,
         "virtual": False,
         "trainer": is_trainer_fit(activity),

@@ -36,6 +36,7 @@ class Session:
     timer_s: float | None = None
     distance_m: float | None = None
     ascent_m: int | None = None
+    moving_s: float | None = None
 
 
 @dataclass

@@ -58,6 +58,7 @@ _SLOTS: dict[int, tuple[int, ...]] = {
         p.SESSION_TOTAL_TIMER_TIME,
         p.SESSION_TOTAL_DISTANCE,
         p.SESSION_TOTAL_ASCENT,
+        p.SESSION_TOTAL_MOVING_TIME,
     ),
 }
 _TIMESTAMP_ONLY = (p.FIELD_TIMESTAMP,)
@@ -192,7 +193,7 @@ def _decode_one_file(data: bytes, start: int, builder: ActivityBuilder, source: 
             if end > limit:
                 _overrun(source, pos, end, n)
             values: list[int | None] = (
-                _values(layout, layout.unpack(data, pos + 1)) if layout.unpack else [None] * 8
+                _values(layout, layout.unpack(data, pos + 1)) if layout.unpack else [None] * 9
             )
             if values[0] is not None:  # a timestamp field too: it wins, and feeds the accumulator
                 last_ts = values[0]
@@ -319,5 +320,6 @@ def _dispatch(builder: ActivityBuilder, layout: _Layout, v: list[int | None]) ->
                 timer_s=None if v[5] is None else v[5] / 1000,
                 distance_m=None if v[6] is None else v[6] / 100,
                 ascent_m=v[7],
+                moving_s=None if v[8] is None else v[8] / 1000,
             )
         )

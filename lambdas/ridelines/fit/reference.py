@@ -28,6 +28,7 @@ _SESSION_FIELDS = (
     p.SESSION_TOTAL_TIMER_TIME,
     p.SESSION_TOTAL_DISTANCE,
     p.SESSION_TOTAL_ASCENT,
+    p.SESSION_TOTAL_MOVING_TIME,
 )
 
 
@@ -114,7 +115,7 @@ def _feed(builder: ActivityBuilder, message: fitdecode.FitDataMessage) -> None:
     elif num == p.MESG_SPORT:
         builder.sport(_int(f.get(p.SPORT_SPORT)), _int(f.get(p.SPORT_SUB_SPORT)))
     else:
-        start, sport, sub, elapsed, timer, dist, ascent = (_int(f.get(k)) for k in _SESSION_FIELDS)
+        start, sport, sub, elapsed, timer, dist, ascent, moving = (_int(f.get(k)) for k in _SESSION_FIELDS)
         builder.session(
             Session(
                 start_time=start,
@@ -124,5 +125,6 @@ def _feed(builder: ActivityBuilder, message: fitdecode.FitDataMessage) -> None:
                 timer_s=None if timer is None else timer / 1000,
                 distance_m=None if dist is None else dist / 100,
                 ascent_m=ascent,
+                moving_s=None if moving is None else moving / 1000,
             )
         )
