@@ -12,9 +12,12 @@ the build stays fast (Tippecanoe's time grows with points x zoom levels):
 * ``--low-detail=13``: 8192 units per tile below z12, so a ride a few km across is still a line,
   not a collapsed point, when the whole country fits in one tile (z1+).
 * ``--drop-rate=0``: no thinning of features at low zooms (rides would vanish when zoomed out);
-  ``--no-feature-limit --no-tile-size-limit``: nothing is dropped to fit a tile budget, so dense
-  areas stay complete; Tippecanoe's per-zoom line simplification (one tile unit) keeps low-zoom
-  tiles small instead.
+  ``--no-feature-limit``; Tippecanoe's per-zoom line simplification (one tile unit) keeps
+  low-zoom tiles small instead.
+* ``--maximum-tile-bytes=2000000 --drop-densest-as-needed --extend-zooms-if-still-dropping``: a
+  safety valve, not the norm. 1000 rides in one city peak at ~430 KB per tile (z10), so nothing
+  is dropped; only a far denser account would lose some overlapping lines in its densest tiles
+  rather than ship multi-megabyte tiles (and would get deeper zooms where it still drops).
 * input thinned to :data:`TILE_INPUT_TOLERANCE_M` before it reaches Tippecanoe (error <= 2x that,
   a fraction of a z12 screen pixel): fewer points is most of the speed.
 
@@ -49,7 +52,9 @@ DEFAULT_TIPPECANOE_ARGS: tuple[str, ...] = (
     "--low-detail=13",
     "--drop-rate=0",
     "--no-feature-limit",
-    "--no-tile-size-limit",
+    "--maximum-tile-bytes=2000000",
+    "--drop-densest-as-needed",
+    "--extend-zooms-if-still-dropping",
 )
 TIPPECANOE_FALLBACK_DIRS = ("/opt/bin",)
 TILE_INPUT_TOLERANCE_M = 2.0
