@@ -82,7 +82,7 @@ class _Layout:
         self.unpack = unpack  # None: nothing wanted in this message
         self.order = order  # for each slot, the index in the unpacked tuple or -1 when absent
         self.invalid = invalid  # for each slot, the invalid value of its declared base type
-        self.has_position = order[1] >= 0 or order[2] >= 0 if global_num == p.MESG_RECORD else False
+        self.has_position = global_num == p.MESG_RECORD and (order[1] >= 0 or order[2] >= 0)
 
 
 @functools.lru_cache(maxsize=1024)
