@@ -98,7 +98,10 @@ def check_tippecanoe(path: str) -> str:
 
 def tippecanoe_args(extra_args: Sequence[str] | None = None) -> list[str]:
     if extra_args is None:
-        extra_args = shlex.split(settings.env(settings.TIPPECANOE_ARGS, "") or "")
+        try:
+            extra_args = shlex.split(settings.env(settings.TIPPECANOE_ARGS, "") or "")
+        except ValueError as exc:
+            raise ConfigurationError(f"{settings.TIPPECANOE_ARGS} cannot be parsed: {exc}") from None
     return [*DEFAULT_TIPPECANOE_ARGS, *extra_args]
 
 

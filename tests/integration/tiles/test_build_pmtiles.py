@@ -169,3 +169,9 @@ def test_features_without_lines_are_left_out(features: list[dict], tmp_path: Pat
     }
     result = build_pmtiles([no_line, point, features[0]], tmp_path / "x.pmtiles")
     assert result.features_written == 1
+
+
+def test_unparsable_tippecanoe_args_is_a_configuration_error(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TIPPECANOE_ARGS", "--name='unclosed")
+    with pytest.raises(ConfigurationError, match="TIPPECANOE_ARGS"):
+        build_pmtiles([], tmp_path / "x.pmtiles")
