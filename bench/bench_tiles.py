@@ -1,6 +1,6 @@
 """Tile build: 1000 rides x 3600 points around one city, our settings vs the original system's.
 
-Same in-memory features for both. Original: the features written as GeoJSONSeq, then
+Same in-memory features for both; best of two runs each. Original: the features written as GeoJSONSeq, then
 ``tippecanoe --preserve-input-order -fl activities`` (default zooms 0-14, default dropping).
 Ours: ``ridelines.tiling.build_pmtiles`` (thinning, streaming to Tippecanoe, z0-12, nothing
 dropped). Both timings include serialisation. Target: >= 3x faster, with every ride present in
@@ -150,13 +150,15 @@ def run() -> str:
     all_ids = {f["properties"]["id"] for f in features}
     work = Path(tempfile.mkdtemp(prefix="bench-tiles-"))
     try:
-        started = time.perf_counter()
-        original = _original(features, work)
-        original_s = time.perf_counter() - started
+        original_s = ours_s = float("inf")
+        for _ in range(2):  # best of 2 for both: the machine is shared
+            started = time.perf_counter()
+            original = _original(features, work)
+            original_s = min(original_s, time.perf_counter() - started)
 
-        started = time.perf_counter()
-        ours = build_pmtiles(iter(features), work / "ours.pmtiles")
-        ours_s = time.perf_counter() - started
+            started = time.perf_counter()
+            ours = build_pmtiles(iter(features), work / "ours.pmtiles")
+            ours_s = min(ours_s, time.perf_counter() - started)
 
         ours_zoom, ours_tiles = ids_per_zoom(ours.path)
         orig_zoom, orig_tiles = ids_per_zoom(original)
