@@ -42,8 +42,9 @@ class TokenBucket:
             with self._lock:
                 now = self._clock()
                 self._refill(now)
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                # the epsilon keeps float rounding from asking for ever-smaller sleeps
+                if self._tokens >= 1.0 - 1e-9:
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     return
                 wait = (1.0 - self._tokens) / self.rate
             self._sleep(wait)

@@ -225,6 +225,8 @@ def _job(request: SyncRequest, context: Any, deps: SyncDeps) -> SyncJob:
         return IntervalsClient(credentials, base_url=deps.intervals_url)
 
     def on_finished(record: SyncRecord) -> None:
+        if deps.users.get(athlete_id) is None:  # the account was deleted meanwhile: never resurrect it
+            return
         deps.users.set_last_sync(
             athlete_id,
             {

@@ -58,15 +58,26 @@ class BatchWriter:
 
     def _start(self) -> None:
         self.name = new_batch_name()
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in commit()/discard()
-            prefix="batch-", suffix=FEATURES_SUFFIX, dir=self._workdir, delete=False
-        )
-        self._path = Path(handle.name)
-        self._writer = ArchiveWriter(handle)
-        self._handle = handle
+        self._handle: Any = None  # the temporary file opens with the first result
+        self._writer: ArchiveWriter | None = None
+        self._path: Path | None = None
         self._results: list[dict[str, Any]] = []
         self.started = time.monotonic()
         self.feature_bytes = 0
+
+    def _open(self) -> ArchiveWriter:
+        if self._writer is None:
+            self._handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in commit()/discard()
+                prefix="batch-", suffix=FEATURES_SUFFIX, dir=self._workdir, delete=False
+            )
+            self._path = Path(self._handle.name)
+            self._writer = ArchiveWriter(self._handle)
+        return self._writer
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._handle.close()
 
     def __len__(self) -> int:
         return len(self._results)
@@ -79,9 +90,10 @@ class BatchWriter:
         reason: str = "",
         feature: Mapping[str, Any] | None = None,
     ) -> None:
+        writer = self._open()  # an empty features object still marks the batch as whole
         if feature is not None:
             line = encode_feature({**feature, "properties": {**feature["properties"], "id": activity_id}})
-            self._writer.write_line(line)
+            writer.write_line(line)
             self.feature_bytes += len(line)
         self._results.append(
             {"id": activity_id, "hash": content_hash.hex(), "status": int(status), "reason": reason[:500]}
@@ -90,23 +102,24 @@ class BatchWriter:
     def commit(self) -> int:
         """Upload the batch (features first, then the results marker); start a new one."""
         count = len(self._results)
-        self._writer.close()
-        self._handle.close()
+        self._close()
         try:
-            if count:
+            if count and self._path is not None:
                 key = f"{self._prefix}{self.name}"
                 self._blobs.put_file(key + FEATURES_SUFFIX, self._path, content_type="application/zstd")
                 marker = json.dumps({"version": 1, "results": self._results}, separators=(",", ":"))
                 self._blobs.put_bytes(key + RESULTS_SUFFIX, marker.encode(), content_type="application/json")
         finally:
-            self._path.unlink(missing_ok=True)
+            if self._path is not None:
+                self._path.unlink(missing_ok=True)
         self._start()
         return count
 
     def discard(self) -> None:
-        self._writer.close()
-        self._handle.close()
-        self._path.unlink(missing_ok=True)
+        self._close()
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+        self._start()
 
 
 def read_staged(blobs: BlobStore, prefix: str) -> dict[str, StagedResult]:

@@ -280,8 +280,8 @@ class _Leg:
         if self.job.on_finished is not None:
             try:
                 self.job.on_finished(self.record)
-            except RidelinesError as exc:  # e.g. the account was deleted meanwhile
-                log.warning("could not record the sync summary: %s", exc.message)
+            except Exception as exc:  # e.g. the account was deleted meanwhile; the sync itself is done
+                log.warning("could not record the sync summary (%s)", type(exc).__name__)
 
     def _run(self, client: IntervalsClient) -> LegResult:
         job = self.job
