@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
@@ -145,11 +144,33 @@ def _remaining_seconds(context: Any) -> Callable[[], float] | None:
     return lambda: float(getter()) / 1000.0
 
 
+# the domain modules a sync runs through; they log with standard loggers
+SYNC_LOGGERS = (
+    "ridelines.pipeline",
+    "ridelines.intervals",
+    "ridelines.archive",
+    "ridelines.publish",
+    "ridelines.tiling",
+    "ridelines.features",
+    "ridelines.fit",
+)
+_logs_routed = False
+
+
 def _route_domain_logs() -> None:
-    # the domain modules log through standard loggers; give them the Powertools formatter so
-    # their lines carry the appended keys too
-    copy_config_to_registered_loggers(source_logger=logger, include={"ridelines"})
-    logging.getLogger("ridelines").setLevel(logger.log_level)
+    """Give the sync's domain loggers the Powertools handler, so their lines are JSON and carry the
+    appended keys too (athlete_id, sync_id, phase). Only these loggers: other areas sharing the
+    process (the local stack, a test worker) keep their own logging."""
+    global _logs_routed
+    if _logs_routed:
+        return
+    logger.append_keys(name="%(name)s")
+    for name in SYNC_LOGGERS:
+        domain = logging.getLogger(name)
+        domain.handlers = list(logger.handlers)
+        domain.propagate = False  # Lambda's root handler would print each line twice
+        domain.setLevel(logger.log_level)
+    _logs_routed = True
 
 
 def _ensure_tippecanoe() -> None:

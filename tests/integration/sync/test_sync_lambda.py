@@ -316,3 +316,26 @@ def test_bad_event_is_rejected_and_nothing_stored(world: SyncWorld, event: dict)
     assert result["status"] == "rejected" and result["error"] == "invalid_input"
     assert list(world.blobs.list_keys("")) == [] and world.states.get(ATHLETE) is None
     assert world.standin.requests == []
+
+
+def test_every_log_line_carries_athlete_sync_and_phase(world: SyncWorld) -> None:
+    import io
+    import json
+
+    from ridelines.pipeline.lambda_entry import logger
+
+    handler = logger.handlers[0]
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        world.standin.faults.inject(r"/api/v1/activity/a1/file", "500", times=50)  # warnings too
+        world.trigger()
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith('{"level"')]
+    assert len(lines) >= 5
+    for line in lines:
+        assert line["athlete_id"] == ATHLETE and line["sync_id"] and line["phase"], line
+    assert {line["phase"] for line in lines} >= {"list", "download", "publish"}
+    assert any(line["level"] == "WARNING" and "a1" in line["message"] for line in lines)
+    assert not any("Bearer" in line["message"] for line in lines)

@@ -95,3 +95,24 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RIDELINES_INCLUDE_VIRTUAL", "true")
     s = lambda_entry.settings_from_environment()
     assert s.workers == 2 and s.publish_reserve_seconds == 99 and s.include_virtual
+
+
+def test_handler_rejects_a_bad_event_through_the_powertools_wrappers(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = Path(__file__).resolve().parents[3] / "lambdas" / "sync" / "handler.py"
+    spec = importlib.util.spec_from_file_location("_sync_handler_bad_event", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "_deps", deps())
+
+    class Context:
+        function_name = "sync"
+        memory_limit_in_mb = 1024
+        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:sync"
+        aws_request_id = "req-1"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 900_000
+
+    result = module.lambda_handler({"nope": True}, Context())
+    assert result["status"] == "rejected" and result["error"] == "invalid_input"
