@@ -27,6 +27,7 @@ from ridelines import settings
 from ridelines.errors import ConfigurationError, RidelinesError, UpstreamAuthError
 from ridelines.intervals.client import Credentials, IntervalsClient
 from ridelines.models import SyncCounts, SyncPhase, SyncRecord, SyncRequest, SyncStatus
+from ridelines.pipeline.checkpoint import Checkpoint
 from ridelines.pipeline.reporting import LoggingReporter
 from ridelines.pipeline.sync import LegResult, LegStatus, SyncJob, SyncLayout, SyncSettings, run_leg
 from ridelines.ports import (
@@ -205,6 +206,7 @@ def handle_sync_event(event: Mapping[str, Any] | Any, context: Any, deps: SyncDe
     _route_domain_logs()
     try:
         request = SyncRequest.model_validate(event)
+        Checkpoint.from_event(request.checkpoint)  # a malformed checkpoint is a bad event too
     except ValidationError as exc:
         fields = sorted({".".join(str(p) for p in e["loc"]) or "event" for e in exc.errors()})
         logger.error("rejected an invalid sync event", extra={"invalid_fields": fields})

@@ -339,3 +339,20 @@ def test_every_log_line_carries_athlete_sync_and_phase(world: SyncWorld) -> None
     assert {line["phase"] for line in lines} >= {"list", "download", "publish"}
     assert any(line["level"] == "WARNING" and "a1" in line["message"] for line in lines)
     assert not any("Bearer" in line["message"] for line in lines)
+
+
+def test_a_leg_without_time_to_publish_hands_publishing_to_the_next(world: SyncWorld) -> None:
+    # enough time to download everything, not enough left to publish (reserve 180 s)
+    context = FakeContext(lambda: 900.0 if world.downloads() < 4 else 100.0)
+    result = world.trigger(context=context, drain=False)
+    assert result["status"] == "continued"
+    assert world.invoker.payloads[-1]["checkpoint"]["phase"] == "publish"
+    result = handle_sync_event(world.invoker.queue.pop(0), FakeContext(lambda: 100.0), world.deps)
+    assert result["status"] == "succeeded" and result["counts"]["downloaded"] == 4
+    assert set(world.tiles()) == RIDE_IDS and world.downloads() == 4
+
+
+def test_malformed_checkpoint_is_a_rejected_event(world: SyncWorld) -> None:
+    event = {"athlete_id": ATHLETE, "sync_id": "s1", "checkpoint": {"leg": -3, "phase": "explode"}}
+    result = handle_sync_event(event, FakeContext(), world.deps)
+    assert result["status"] == "rejected" and world.standin.requests == []
