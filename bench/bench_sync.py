@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -112,7 +111,6 @@ def _verdict(ok: bool) -> str:
 
 
 def run() -> str:
-    os.environ["PATH"] = f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"
     lines = ["## Sync (stand-in intervals.icu over HTTP on 127.0.0.1)", ""]
     from ridelines.standin.intervals import TokenBucket as StandinBucket
 

@@ -160,12 +160,7 @@ def standin() -> Iterator[IntervalsStandin]:
 
 
 @pytest.fixture
-def world(aws: None, standin: IntervalsStandin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SyncWorld:
-    monkeypatch.setenv(
-        "PATH",
-        f"{Path(__file__).resolve().parents[3] / '.venv' / 'bin'}:"
-        + __import__("os").environ.get("PATH", ""),
-    )
+def world(aws: None, standin: IntervalsStandin, tmp_path: Path) -> SyncWorld:
     make_table("users")
     make_table("syncs")
     make_bucket(BUCKET)
