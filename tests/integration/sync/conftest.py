@@ -118,6 +118,7 @@ class SyncWorld:
     states: DynamoSyncStateRepository
     users: DynamoUserRepository
     blobs: S3BlobStore
+    kms_key_id: str = ""
 
     def trigger(self, *, full: bool = False, context: Any = None, drain: bool = True) -> dict[str, Any]:
         sync_id = uuid.uuid4().hex
@@ -195,4 +196,4 @@ def world(aws: None, standin: IntervalsStandin, tmp_path: Path) -> SyncWorld:
         client_factory=client_factory,
         sync_settings=SyncSettings(workers=3, batch_size=2, lease_seconds=600),
     )
-    return SyncWorld(standin, deps, invoker, cdn, states, users, blobs)
+    return SyncWorld(standin, deps, invoker, cdn, states, users, blobs, key_id)

@@ -356,3 +356,32 @@ def test_malformed_checkpoint_is_a_rejected_event(world: SyncWorld) -> None:
     event = {"athlete_id": ATHLETE, "sync_id": "s1", "checkpoint": {"leg": -3, "phase": "explode"}}
     result = handle_sync_event(event, FakeContext(), world.deps)
     assert result["status"] == "rejected" and world.standin.requests == []
+
+
+def test_composition_from_the_stack_environment(world: SyncWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ridelines.adapters.aws.cloudfront import CloudFrontInvalidator
+    from ridelines.adapters.aws.invoker import LambdaSyncInvoker
+    from ridelines.adapters.aws.s3 import S3BlobStore
+    from ridelines.adapters.aws.sync_state import DynamoSyncStateRepository
+    from ridelines.pipeline.lambda_entry import SyncDeps
+
+    for name, value in {
+        "SYNC_TABLE_NAME": "syncs",
+        "USERS_TABLE_NAME": "users",
+        "S3_BUCKET": BUCKET,
+        "TOKEN_KMS_KEY_ID": world.kms_key_id,
+        "AWS_LAMBDA_FUNCTION_NAME": "ridelines-sync",
+        "INTERVALS_URL": world.standin.base_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CLOUDFRONT_DISTRIBUTION_ID", raising=False)
+    deps = SyncDeps.from_environment()
+    assert isinstance(deps.states, DynamoSyncStateRepository) and isinstance(deps.blobs, S3BlobStore)
+    assert isinstance(deps.invoker, LambdaSyncInvoker) and deps.invoker.function_name == "ridelines-sync"
+    assert isinstance(deps.cdn, CloudFrontInvalidator) and deps.cdn.distribution_id is None
+    assert deps.intervals_url == world.standin.base_url
+    # the real composition syncs too (default client, no test overrides but the invoker)
+    deps = SyncDeps.from_environment(invoker=world.invoker, workdir=world.deps.workdir)
+    world.deps = deps
+    assert world.trigger()["status"] == "succeeded"
+    assert set(world.tiles()) == RIDE_IDS
