@@ -47,6 +47,8 @@ CROWDED_WINDOW = 2000  # activities in one response before the next window is ha
 SPARSE_WINDOW = 250  # ...and below which it is doubled
 USER_AGENT = "ridelines-sync/1.0 (+https://github.com/ridelines)"
 MAX_RETRY_AFTER_SECONDS = 120.0
+# Only what the sync reads: an Activity has ~200 fields, and years of history add up.
+LISTING_FIELDS = ",".join(IntervalsActivity.model_fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +245,7 @@ class IntervalsClient:
         response = self._request(
             "GET",
             f"/api/v1/athlete/{athlete_id}/activities",
-            params={"oldest": oldest.isoformat(), "newest": newest.isoformat()},
+            params={"oldest": oldest.isoformat(), "newest": newest.isoformat(), "fields": LISTING_FIELDS},
         )
         try:
             raw = response.json()

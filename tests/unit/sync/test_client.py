@@ -155,6 +155,8 @@ def test_listing_skips_bad_entries_and_walks_back_to_the_floor(server: tuple[str
     assert got[1].is_strava_stub
     windows = [(q["oldest"][0], q["newest"][0]) for p, q, _ in script.seen if p == ACTIVITIES]
     assert windows[0] == ("2025-11-28", "2026-11-29")
+    fields = next(q for p, q, _ in script.seen if p == ACTIVITIES)["fields"][0].split(",")
+    assert {"id", "name", "type", "start_date", "source", "distance"} <= set(fields)
     assert windows[-1][0] == "1990-01-01"
     assert len(windows) <= 8  # empty stretches double the window: a handful of requests
     for (older_start, _), (_, newer_end) in itertools.pairwise(windows):
