@@ -20,12 +20,20 @@ class BlobStore(Protocol):
     """Private object storage (S3 bucket / a local folder). Keys use '/' separators."""
 
     def put_bytes(
-        self, key: str, data: bytes, *, content_type: str = "application/octet-stream",
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
         cache_control: str | None = None,
     ) -> None: ...
 
     def put_file(
-        self, key: str, path: Path, *, content_type: str = "application/octet-stream",
+        self,
+        key: str,
+        path: Path,
+        *,
+        content_type: str = "application/octet-stream",
         cache_control: str | None = None,
     ) -> None: ...
 
@@ -73,8 +81,9 @@ class OAuthStateRepository(Protocol):
 
 
 class SyncStateRepository(Protocol):
-    def acquire(self, athlete_id: str, sync_id: str, *, full: bool, now: datetime,
-                lease_seconds: int) -> SyncRecord:
+    def acquire(
+        self, athlete_id: str, sync_id: str, *, full: bool, now: datetime, lease_seconds: int
+    ) -> SyncRecord:
         """Start a queued sync, or raise :class:`ridelines.errors.SyncInProgress` when an active
         sync still holds an unexpired lease (single flight per athlete, conditional write)."""
         ...

@@ -22,14 +22,26 @@ class MemoryBlobStore:
         self.metadata: dict[str, dict[str, str | None]] = {}
         self._lock = threading.Lock()
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream",
-                  cache_control: str | None = None) -> None:
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        cache_control: str | None = None,
+    ) -> None:
         with self._lock:
             self.objects[key] = bytes(data)
             self.metadata[key] = {"content_type": content_type, "cache_control": cache_control}
 
-    def put_file(self, key: str, path: Path, *, content_type: str = "application/octet-stream",
-                 cache_control: str | None = None) -> None:
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        *,
+        content_type: str = "application/octet-stream",
+        cache_control: str | None = None,
+    ) -> None:
         self.put_bytes(key, Path(path).read_bytes(), content_type=content_type, cache_control=cache_control)
 
     def get_bytes(self, key: str) -> bytes | None:
@@ -72,11 +84,17 @@ class MemoryUserRepository:
         with self._lock:
             existing = self.users.get(athlete_id)
             if existing:
-                user = existing.model_copy(update={"name": name, "encrypted_token": encrypted_token,
-                                                   "updated_at": now})
+                user = existing.model_copy(
+                    update={"name": name, "encrypted_token": encrypted_token, "updated_at": now}
+                )
             else:
-                user = User(athlete_id=athlete_id, name=name, created_at=now, updated_at=now,
-                            encrypted_token=encrypted_token)
+                user = User(
+                    athlete_id=athlete_id,
+                    name=name,
+                    created_at=now,
+                    updated_at=now,
+                    encrypted_token=encrypted_token,
+                )
             self.users[athlete_id] = user
             return user.model_copy(deep=True)
 
@@ -117,14 +135,21 @@ class MemorySyncStateRepository:
         self.records: dict[str, SyncRecord] = {}
         self._lock = threading.Lock()
 
-    def acquire(self, athlete_id: str, sync_id: str, *, full: bool, now: datetime,
-                lease_seconds: int) -> SyncRecord:
+    def acquire(
+        self, athlete_id: str, sync_id: str, *, full: bool, now: datetime, lease_seconds: int
+    ) -> SyncRecord:
         with self._lock:
             current = self.records.get(athlete_id)
             if current is not None and current.holds_lease(now):
                 raise SyncInProgress(current.sync_id)
-            record = SyncRecord(athlete_id=athlete_id, sync_id=sync_id, status=SyncStatus.QUEUED, full=full,
-                                started_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds))
+            record = SyncRecord(
+                athlete_id=athlete_id,
+                sync_id=sync_id,
+                status=SyncStatus.QUEUED,
+                full=full,
+                started_at=now,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+            )
             self.records[athlete_id] = record
             return record.model_copy(deep=True)
 
