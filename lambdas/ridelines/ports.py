@@ -61,7 +61,9 @@ class UserRepository(Protocol):
         """Create or update the athlete's row; ``created_at`` survives later logins."""
         ...
 
-    def set_tiles_key(self, athlete_id: str, tiles_key: str | None, now: datetime) -> None: ...
+    def set_tiles_key(self, athlete_id: str, tiles_key: str | None, now: datetime) -> None:
+        """Record the published tiles; :class:`ridelines.errors.NotFound` when the user is gone."""
+        ...
 
     def set_last_sync(self, athlete_id: str, summary: Mapping[str, Any], now: datetime) -> None: ...
 
@@ -92,7 +94,8 @@ class SyncStateRepository(Protocol):
 
     def save(self, record: SyncRecord) -> None:
         """Persist progress (status, phase, counts, checkpoint, lease). Conditional on the
-        stored ``sync_id`` being ``record.sync_id`` so a stale run cannot overwrite a newer one."""
+        stored ``sync_id`` being ``record.sync_id`` so a stale run cannot overwrite a newer one;
+        raises :class:`ridelines.errors.NotFound` when the row is gone (the account was deleted)."""
         ...
 
     def delete(self, athlete_id: str) -> None: ...

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from ridelines.errors import NotFound
 from ridelines.ports import BlobStore, CdnInvalidator, UserRepository
 
 TILES_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -85,7 +86,12 @@ class CdnTilesPublisher:
         )
         uploaded = time.perf_counter() - started
         # record first, delete second: the viewer is never pointed at a missing object
-        self._users.set_tiles_key(self.athlete_id, key, self._clock())
+        try:
+            self._users.set_tiles_key(self.athlete_id, key, self._clock())
+        except NotFound:
+            # the account was deleted while this sync ran: leave nothing of it behind
+            self._blobs.delete(key)
+            raise
         invalidated = 0.0
         if previous and previous != key:
             self._blobs.delete(previous)

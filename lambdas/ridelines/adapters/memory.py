@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ridelines.errors import SyncInProgress
+from ridelines.errors import NotFound, SyncInProgress
 from ridelines.models import OAuthCredentials, SyncRecord, SyncStatus, User
 
 
@@ -98,14 +98,20 @@ class MemoryUserRepository:
             self.users[athlete_id] = user
             return user.model_copy(deep=True)
 
+    def _existing(self, athlete_id: str) -> User:
+        user = self.users.get(athlete_id)
+        if user is None:  # like the DynamoDB adapter: never resurrect a deleted account as a half row
+            raise NotFound(f"no user {athlete_id}")
+        return user
+
     def set_tiles_key(self, athlete_id: str, tiles_key: str | None, now: datetime) -> None:
         with self._lock:
-            user = self.users[athlete_id]
+            user = self._existing(athlete_id)
             self.users[athlete_id] = user.model_copy(update={"tiles_key": tiles_key, "updated_at": now})
 
     def set_last_sync(self, athlete_id: str, summary: Mapping[str, Any], now: datetime) -> None:
         with self._lock:
-            user = self.users[athlete_id]
+            user = self._existing(athlete_id)
             self.users[athlete_id] = user.model_copy(update={"last_sync": dict(summary), "updated_at": now})
 
     def delete(self, athlete_id: str) -> None:
@@ -161,7 +167,9 @@ class MemorySyncStateRepository:
     def save(self, record: SyncRecord) -> None:
         with self._lock:
             current = self.records.get(record.athlete_id)
-            if current is not None and current.sync_id != record.sync_id:
+            if current is None:
+                raise NotFound("the sync record is gone (account deleted?)")
+            if current.sync_id != record.sync_id:
                 raise SyncInProgress(current.sync_id)
             self.records[record.athlete_id] = record.model_copy(deep=True)
 

@@ -14,7 +14,7 @@ from ridelines.adapters.aws.cloudfront import CloudFrontInvalidator
 from ridelines.adapters.aws.invoker import LambdaSyncInvoker
 from ridelines.adapters.aws.s3 import S3BlobStore
 from ridelines.adapters.aws.sync_state import DynamoSyncStateRepository
-from ridelines.errors import SyncInProgress
+from ridelines.errors import NotFound, SyncInProgress
 from ridelines.models import SyncStatus
 
 from .conftest import make_bucket, make_table
@@ -69,6 +69,17 @@ def test_sync_lease_is_single_flight_and_expires() -> None:
     assert later.sync_id == "s3" and repo.get("a1").full  # type: ignore[union-attr]
     repo.save(later.model_copy(update={"status": SyncStatus.SUCCEEDED}))
     assert repo.acquire("a1", "s4", full=False, now=NOW + timedelta(seconds=62), lease_seconds=60)
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_sync_running_when_the_account_is_deleted_cannot_bring_its_row_back() -> None:
+    make_table("syncs")
+    repo = DynamoSyncStateRepository("syncs")
+    running = repo.acquire("a1", "s1", full=False, now=NOW, lease_seconds=60)
+    repo.delete("a1")
+    with pytest.raises(NotFound):
+        repo.save(running.model_copy(update={"status": SyncStatus.RUNNING}))
+    assert repo.get("a1") is None
 
 
 @pytest.mark.usefixtures("aws")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from ridelines.adapters.local import FileBlobStore
 from ridelines.adapters.memory import MemoryBlobStore, MemoryUserRepository, RecordingInvalidator
 from ridelines.archive import iter_lines, line_activity_id
+from ridelines.errors import NotFound
 from ridelines.index import EntryStatus
 from ridelines.pipeline.staging import BatchWriter, read_staged, staged_lines
 from ridelines.publish import TILES_CACHE_CONTROL, CdnTilesPublisher, FileTilesPublisher
@@ -43,6 +46,18 @@ def test_publish_uses_a_content_hashed_immutable_key(tmp_path: Path) -> None:
     assert not blobs.exists(first.key) and blobs.exists(second.key)
     assert cdn.paths == [f"/{first.key}"]
     assert users.get("7").tiles_key == second.key  # type: ignore[union-attr]
+
+
+def test_publish_for_an_account_deleted_mid_sync_leaves_nothing_behind(tmp_path: Path) -> None:
+    pub, blobs, users, cdn = publisher()
+    tiles = tmp_path / "t.pmtiles"
+    tiles.write_bytes(b"tiles of a rider who just deleted the account")
+    users.delete("7")
+    with pytest.raises(NotFound):
+        pub.publish(tiles)
+    assert list(blobs.list_keys("tiles/")) == []  # the upload is removed again
+    assert users.get("7") is None  # and the account is not resurrected
+    assert cdn.paths == []
 
 
 def test_file_publisher_replaces_only_when_bytes_differ(tmp_path: Path) -> None:

@@ -88,15 +88,17 @@ class DynamoSyncStateRepository:
             self._client.put_item(
                 TableName=self.table_name,
                 Item=_item(record),
-                ConditionExpression="attribute_not_exists(athlete_id) OR sync_id = :sync_id",
+                # the row must exist and be ours: a stale run cannot overwrite a newer sync, and a
+                # sync still running when the account is deleted cannot bring the row back
+                ConditionExpression="sync_id = :sync_id",
                 ExpressionAttributeValues={":sync_id": {"S": record.sync_id}},
             )
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise
             current = self.get(record.athlete_id)
-            if current is None:  # pragma: no cover - deleted between the write and the read
-                raise NotFound("the sync record is gone") from None
+            if current is None:
+                raise NotFound("the sync record is gone (account deleted?)") from None
             raise SyncInProgress(current.sync_id) from None
 
     def delete(self, athlete_id: str) -> None:
