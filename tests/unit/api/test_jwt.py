@@ -64,10 +64,16 @@ def pyjwt_verify(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def both_reject(token: str, jwks: dict[str, Any]) -> None:
-    with pytest.raises(Unauthorized):
+def both_reject(
+    token: str,
+    jwks: dict[str, Any],
+    reason: str,
+    pyjwt_error: type[pyjwt.InvalidTokenError] = pyjwt.InvalidTokenError,
+) -> None:
+    """Both verifiers refuse ``token`` for the stated reason (not for some unrelated flaw of the test)."""
+    with pytest.raises(Unauthorized, match=reason):
         JwtVerifier(jwks, issuer=ISSUER).verify(token)
-    with pytest.raises(pyjwt.InvalidTokenError):
+    with pytest.raises(pyjwt_error):
         pyjwt_verify(token, jwks)
 
 
@@ -146,7 +152,7 @@ def test_openid_configuration_points_at_the_jwks() -> None:
 def test_alg_none_is_rejected(issuer: JwtIssuer, jwks: dict, signer: Any) -> None:
     _, payload, _ = issuer.issue("i1", "A", now()).split(".")
     token = f"{segment({'alg': 'none', 'kid': signer.key_id, 'typ': 'JWT'})}.{payload}."
-    both_reject(token, jwks)
+    both_reject(token, jwks, "not signed with RS256", pyjwt.InvalidAlgorithmError)
 
 
 def test_hs256_signed_with_the_public_key_is_rejected(issuer: JwtIssuer, jwks: dict, signer: Any) -> None:
@@ -154,41 +160,52 @@ def test_hs256_signed_with_the_public_key_is_rejected(issuer: JwtIssuer, jwks: d
     signing_input = f"{segment({'alg': 'HS256', 'kid': signer.key_id, 'typ': 'JWT'})}.{payload}"
     for secret in (signer.public_key_pem(), signer.public_key_der()):
         mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-        both_reject(f"{signing_input}.{b64(mac)}", jwks)
+        both_reject(f"{signing_input}.{b64(mac)}", jwks, "not signed with RS256", pyjwt.InvalidAlgorithmError)
 
 
 def test_wrong_issuer_is_rejected(issuer: JwtIssuer, jwks: dict, signer: Any) -> None:
     token = resign(issuer.issue("i1", "A", now()), signer, claims={"iss": "https://evil.example/auth"})
-    both_reject(token, jwks)
+    both_reject(token, jwks, "Invalid issuer", pyjwt.InvalidIssuerError)
 
 
 def test_wrong_audience_is_rejected(issuer: JwtIssuer, jwks: dict, signer: Any) -> None:
     token = resign(issuer.issue("i1", "A", now()), signer, claims={"aud": "someone-else"})
-    both_reject(token, jwks)
+    both_reject(token, jwks, "Invalid audience", pyjwt.InvalidAudienceError)
 
 
 def test_expired_token_is_rejected(issuer: JwtIssuer, jwks: dict) -> None:
     token = JwtIssuer(issuer.signer, ISSUER, lifetime_seconds=60).issue(
         "i1", "A", datetime.fromtimestamp(time.time() - 3600, UTC)
     )
-    both_reject(token, jwks)
+    both_reject(token, jwks, "expired", pyjwt.ExpiredSignatureError)
 
 
 def test_not_yet_valid_token_is_rejected(issuer: JwtIssuer, jwks: dict) -> None:
     token = issuer.issue("i1", "A", datetime.fromtimestamp(time.time() + 3600, UTC))
-    both_reject(token, jwks)
+    both_reject(token, jwks, "not yet valid", pyjwt.ImmatureSignatureError)
 
 
 def test_tampered_payload_is_rejected(issuer: JwtIssuer, jwks: dict) -> None:
     header, _, signature = issuer.issue("i1", "A", now()).split(".")
     forged_claims = pyjwt.decode(issuer.issue("i1", "A", now()), options={"verify_signature": False})
     forged_claims["sub"] = "i2"  # become another rider
-    both_reject(f"{header}.{segment(forged_claims)}.{signature}", jwks)
+    both_reject(
+        f"{header}.{segment(forged_claims)}.{signature}",
+        jwks,
+        "Signature verification failed",
+        pyjwt.InvalidSignatureError,
+    )
 
 
 def test_unknown_kid_is_rejected(issuer: JwtIssuer, jwks: dict, signer: Any) -> None:
     token = resign(issuer.issue("i1", "A", now()), signer, header={"kid": "some-other-key"})
-    both_reject(token, jwks)
+    both_reject(token, jwks, "unknown key", pyjwt.InvalidTokenError)
+
+
+def test_resign_without_changes_is_accepted(issuer: JwtIssuer, jwks: dict, signer: Any) -> None:
+    # The control for the tests that re-sign a modified token: re-signing alone breaks nothing.
+    token = resign(issuer.issue("i1", "A", now()), signer)
+    assert JwtVerifier(jwks, issuer=ISSUER).verify(token) == pyjwt_verify(token, jwks)
 
 
 def test_missing_subject_is_rejected(issuer: JwtIssuer, jwks: dict, signer: Any) -> None:
