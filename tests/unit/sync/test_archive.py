@@ -76,3 +76,30 @@ def test_damaged_old_archive_keeps_what_it_can_and_reports_the_rest(tmp_path: Pa
     written = rewrite_archive(old, new, keep=lambda _i: True, additions=[encode_feature(feature("b1"))])
     assert "b1" in written
     assert written == {f["properties"]["id"] for f in iter_features(new)}
+
+
+def test_rewrite_streams_in_memory_far_below_the_archive_size(tmp_path: Path) -> None:
+    """Constant memory: the rewrite holds a line or a buffer at a time, never the archive."""
+    import tracemalloc
+
+    old, new = tmp_path / "old.zst", tmp_path / "new.zst"
+    coordinates = [[7.0 + n * 1e-5, 46.0 + n * 1e-5] for n in range(2000)]  # ~50 KB per line
+    count = 800
+    with ArchiveWriter(old) as writer:
+        for n in range(count):
+            writer.write_feature(
+                {**feature(f"a{n}"), "geometry": {"type": "LineString", "coordinates": coordinates}}
+            )
+    uncompressed = sum(len(line) for line in iter_lines(old))
+    assert uncompressed > 25_000_000
+    additions = (encode_feature(feature(f"b{n}")) for n in range(100))
+
+    tracemalloc.start()
+    try:
+        written = rewrite_archive(old, new, keep=lambda i: i != "a7", additions=additions)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(written) == count - 1 + 100
+    # a whole-archive read would need > 25 MB; streaming needs a few buffers (1 MB reader + lines)
+    assert peak < uncompressed / 8, f"peak {peak / 1e6:.1f} MB for a {uncompressed / 1e6:.1f} MB archive"
