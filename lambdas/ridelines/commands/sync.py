@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -89,6 +90,23 @@ class TqdmReporter(LoggingReporter):
             self.bar = None
 
 
+class _NotTheFinalFailure(logging.Filter):
+    """The pipeline logs why a sync failed; the command prints that itself as its last line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "sync_failure", False)
+
+
+def _stderr_logging() -> logging.Handler:
+    """Warnings of the sync (an activity failed for now, a retry) as plain lines on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("ridelines sync: %(levelname)s: %(message)s"))
+    handler.addFilter(_NotTheFinalFailure())
+    logging.getLogger("ridelines").addHandler(handler)
+    return handler
+
+
 def _credentials(args: argparse.Namespace) -> Credentials:
     api_key = args.api_key or (None if args.token else os.environ.get("RIDELINES_API_KEY"))
     token = args.token or (None if api_key else os.environ.get("RIDELINES_TOKEN"))
@@ -116,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="ridelines-sync-") as workdir:
         job = SyncJob(
             request=SyncRequest(athlete_id="local", sync_id=sync_id, full=args.full),
-            client_factory=lambda: IntervalsClient(credentials, base_url=base_url),
+            # a wrong INTERVALS_URL fails at once; errors after the server answered are retried
+            client_factory=lambda: IntervalsClient(
+                credentials, base_url=base_url, fail_fast_unreachable=True
+            ),
             blobs=FileBlobStore(out),
             layout=SyncLayout.folder(),
             publisher=FileTilesPublisher(out / "activities.pmtiles"),
@@ -126,10 +147,12 @@ def run(args: argparse.Namespace) -> int:
             reporter=reporter,
             settings=SyncSettings(include_virtual=settings.flag(settings.INCLUDE_VIRTUAL)),
         )
+        handler = _stderr_logging()
         try:
             result = run_leg(job)
         finally:
             reporter.close()
+            logging.getLogger("ridelines").removeHandler(handler)
     if result.status is not LegStatus.SUCCEEDED:
         error = result.error
         if isinstance(error, UpstreamAuthError):

@@ -4,6 +4,10 @@ Every status is checked. 401/403 raise :class:`UpstreamAuthError` (never read as
 activities"); 5xx, connection errors, timeouts and cut transfers are retried with exponential
 backoff and full jitter, then raised as a transient :class:`UpstreamError`; 429 honours
 ``Retry-After`` by pausing the shared :class:`TokenBucket`, so every thread backs off.
+With ``fail_fast_unreachable`` (the command line), a server that cannot be connected to at all
+(connection refused, unknown host) before it ever answered fails at once instead of being retried:
+that is a wrong ``INTERVALS_URL``, not a blip. Once the server has answered, the same errors are
+transient again and retried.
 
 Listing history (``oldest`` is required, results come newest first, there is no cursor): the
 client walks date windows backwards from tomorrow. A window starts at one year; after a window
@@ -29,6 +33,7 @@ from typing import Any
 
 import requests
 import requests.adapters
+import urllib3.exceptions
 from pydantic import ValidationError
 
 from ridelines import settings
@@ -109,6 +114,14 @@ def _error_text(response: requests.Response) -> str:
     return response.reason or ""
 
 
+def _never_connected(exc: requests.RequestException) -> bool:
+    """Connection refused or unknown host: the TCP connection was never made."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    )
+
+
 def _retry_after_seconds(response: requests.Response, fallback: float) -> float:
     value = response.headers.get("Retry-After")
     if not value:
@@ -137,6 +150,7 @@ class IntervalsClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         today: Callable[[], date] | None = None,
+        fail_fast_unreachable: bool = False,
     ) -> None:
         self.base_url = (base_url or settings.intervals_url()).rstrip("/")
         rate = float(
@@ -155,6 +169,8 @@ class IntervalsClient:
         credentials.apply(self.session)
         self._count_lock = threading.Lock()
         self.requests_made = 0
+        self.fail_fast_unreachable = fail_fast_unreachable
+        self._answered = False  # has the server ever sent a response?
 
     def close(self) -> None:
         self.session.close()
@@ -192,6 +208,10 @@ class IntervalsClient:
                 )
                 _ = response.content  # read it all now: a cut transfer fails here, inside the retry
             except (requests.ConnectionError, requests.Timeout) as exc:
+                if self.fail_fast_unreachable and not self._answered and _never_connected(exc):
+                    raise UpstreamError(
+                        f"cannot connect to {self.base_url} (connection refused or unknown host)"
+                    ) from None
                 last_problem = f"{type(exc).__name__}"
                 log.warning(
                     "intervals.icu %s %s failed (%s), attempt %d", method, path, last_problem, attempt + 1
@@ -205,6 +225,7 @@ class IntervalsClient:
                 )
                 self._sleep(self.retry.backoff(attempt))
                 continue
+            self._answered = True
             status = response.status_code
             if status in accept:
                 return response

@@ -267,7 +267,7 @@ class _Leg:
             )
 
     def _fail(self, error: RidelinesError) -> LegResult:
-        log.error("sync failed: %s", error.message)
+        log.error("sync failed: %s", error.message, extra={"sync_failure": True})
         self.job.reporter.metric("sync.failed", 1, "Count")
         try:
             self._save(status=SyncStatus.FAILED, error=error.message, finished=True)

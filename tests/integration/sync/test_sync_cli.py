@@ -109,3 +109,30 @@ def test_real_process_prints_one_json_line_and_no_traceback(env: IntervalsStandi
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip())["counts"]["downloaded"] == 4
     assert "Traceback" not in done.stderr
+
+
+def test_unreachable_intervals_url_exits_2_at_once_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from ridelines.intervals.client import IntervalsClient
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # closed again: connection refused
+    monkeypatch.setenv("INTERVALS_URL", url)
+    made: list[IntervalsClient] = []
+    original_init = IntervalsClient.__init__
+
+    def spy(self: IntervalsClient, *args: object, **kwargs: object) -> None:
+        original_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+
+    monkeypatch.setattr(IntervalsClient, "__init__", spy)
+    code = main(["sync", "--out", str(tmp_path / "o"), "--api-key", "k3y"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert url in err and "cannot connect" in err and "k3y" not in err
+    assert [c.requests_made for c in made] == [1]  # no retries, no backoff: a wrong URL, said at once

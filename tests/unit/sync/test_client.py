@@ -183,3 +183,77 @@ def test_credentials_never_show_in_repr() -> None:
     assert "secret" not in repr(Credentials(api_key="secret"))
     with pytest.raises(ValueError):
         Credentials()
+
+
+def closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens there now: connection refused
+
+
+def test_unreachable_server_fails_at_once_when_asked_to() -> None:
+    slept: list[float] = []
+    c = IntervalsClient(
+        Credentials(api_key="k"),
+        base_url=closed_port_url(),
+        retry=FAST,
+        sleep=slept.append,
+        fail_fast_unreachable=True,
+    )
+    with pytest.raises(UpstreamError) as raised:
+        c.athlete()
+    assert "cannot connect" in raised.value.message and not raised.value.transient
+    assert c.requests_made == 1 and slept == []
+
+
+def test_unreachable_server_is_retried_by_default() -> None:
+    slept: list[float] = []
+    c = IntervalsClient(Credentials(api_key="k"), base_url=closed_port_url(), retry=FAST, sleep=slept.append)
+    with pytest.raises(UpstreamError) as raised:
+        c.athlete()
+    assert raised.value.transient and c.requests_made == FAST.attempts and len(slept) == FAST.attempts
+
+
+def test_a_server_that_answered_once_is_retried_even_when_failing_fast(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    script.add("/api/v1/athlete/0", ok_json({"id": "i1"}))
+    c = IntervalsClient(
+        Credentials(api_key="k"), base_url=url, retry=FAST, sleep=lambda _s: None, fail_fast_unreachable=True
+    )
+    assert c.athlete().id == "i1"
+    c.base_url = closed_port_url()  # the server goes away mid-sync: a blip, not a wrong URL
+    with pytest.raises(UpstreamError) as raised:
+        c.athlete()
+    assert raised.value.transient and c.requests_made == 1 + FAST.attempts
+
+
+def test_content_encoding_gzip_is_honoured_too(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    # the transport layer's gzip around the file's own gzip: both are unwrapped
+    script.add(
+        "/api/v1/activity/a1/file", (200, {"Content-Encoding": "gzip"}, gzip.compress(gzip.compress(FIT)))
+    )
+    script.add("/api/v1/activity/a2/file", (200, {"Content-Encoding": "gzip"}, gzip.compress(FIT)))
+    c = client(url)
+    assert c.download_file("a1").fit == FIT
+    assert c.download_file("a2").fit == FIT
+
+
+def test_429_retry_after_as_an_http_date(server: tuple[str, Scripted]) -> None:
+    import email.utils
+    from datetime import UTC, datetime, timedelta
+
+    url, script = server
+    when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    script.add("/api/v1/athlete/0", (429, {"Retry-After": when}, b""), ok_json({"id": "i1"}))
+    paused: list[float] = []
+
+    class SpyBucket(TokenBucket):
+        def pause(self, seconds: float) -> None:
+            paused.append(seconds)
+
+    assert client(url, rate_limiter=SpyBucket(1000, burst=50)).athlete().id == "i1"
+    assert len(paused) == 1 and 25 <= paused[0] <= 30
