@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_cdk import IgnoreMode
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -17,8 +18,21 @@ from stacks.settings import (
     FunctionSpec,
 )
 
-# Everything under lambdas/ that must not ship: local build/test leftovers.
-_ALWAYS_EXCLUDED = ["**/__pycache__", "**/*.pyc", "*.egg-info", "**/tests", "**/.pytest_cache"]
+# Everything under lambdas/ that must not ship (.gitignore syntax: a leading "/" anchors a pattern at
+# lambdas/, so excluding the other handlers' folders never drops ridelines/auth and the like).
+_ALWAYS_EXCLUDED = [
+    # local build/test leftovers
+    "__pycache__/",
+    "*.pyc",
+    "*.egg-info/",
+    "tests/",
+    ".pytest_cache/",
+    # command line only: the local stack, the stand-in intervals.icu, `python -m ridelines`
+    "/ridelines/localstack/",
+    "/ridelines/standin/",
+    "/ridelines/commands/",
+    "/ridelines/__main__.py",
+]
 
 
 class RidelinesFunction(Construct):
@@ -68,7 +82,8 @@ class RidelinesFunction(Construct):
             handler=spec.handler,
             code=lambda_.Code.from_asset(
                 str(LAMBDAS_DIR),
-                exclude=[*_ALWAYS_EXCLUDED, *(f"{h}/**" for h in other_handlers), *other_handlers],
+                exclude=[*_ALWAYS_EXCLUDED, *(f"/{h}/" for h in other_handlers)],
+                ignore_mode=IgnoreMode.GIT,
             ),
             memory_size=spec.memory_mb,
             timeout=spec.timeout,

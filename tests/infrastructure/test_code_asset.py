@@ -1,0 +1,109 @@
+"""What each Lambda's code asset (``lambdas/`` minus exclusions) really holds, opened from cdk.out."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.settings import FUNCTIONS, LAMBDAS_DIR
+
+# Command line only (the local stack, the stand-in intervals.icu, `python -m ridelines`): never shipped.
+CLI_ONLY = ("ridelines/localstack", "ridelines/standin", "ridelines/commands", "ridelines/__main__.py")
+MAX_ASSET_BYTES = 1024 * 1024  # ~250 KB today; the dependencies live in the layer
+
+
+def code_asset(env: Any, key: str) -> Path:
+    (fn,) = [
+        f
+        for f in env.resources("api", "AWS::Lambda::Function").values()
+        if f["Properties"]["FunctionName"] == f"ridelines-{env.env}-{key}"
+    ]
+    asset_hash = fn["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    path = env.outdir / f"asset.{asset_hash}"
+    assert path.is_dir(), path
+    return path
+
+
+def shipped(asset: Path) -> list[str]:
+    return sorted(str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("key", [spec.key for spec in FUNCTIONS])
+def test_each_asset_holds_its_handler_and_the_whole_domain_package(dev: Any, key: str) -> None:
+    files = shipped(code_asset(dev, key))
+    handlers = {f.split("/")[0] for f in files if not f.startswith("ridelines/")}
+    assert handlers == {key}, handlers
+    assert f"{key}/handler.py" in files
+    # The domain's own sub-packages named like a handler (ridelines/auth) must not go with it.
+    expected = {
+        str(p.relative_to(LAMBDAS_DIR))
+        for p in (LAMBDAS_DIR / "ridelines").rglob("*.py")
+        if "__pycache__" not in p.parts and not str(p.relative_to(LAMBDAS_DIR)).startswith(CLI_ONLY)
+    }
+    assert expected <= set(files), sorted(expected - set(files))
+    assert "ridelines/auth/intervals_oauth.py" in files  # the user Lambda's account deletion needs it
+
+
+@pytest.mark.parametrize("key", [spec.key for spec in FUNCTIONS])
+def test_assets_leave_out_tests_caches_and_the_command_line(dev: Any, key: str) -> None:
+    asset = code_asset(dev, key)
+    files = shipped(asset)
+    for path in files:
+        parts = path.split("/")
+        assert "__pycache__" not in parts and not path.endswith(".pyc"), path
+        assert "tests" not in parts and not any(p.endswith(".egg-info") for p in parts), path
+        assert not path.startswith(CLI_ONLY), path
+    assert sum((asset / f).stat().st_size for f in files) < MAX_ASSET_BYTES
+
+
+_IMPORT_EVERYTHING = """
+import importlib, json, pkgutil, sys
+asset = sys.argv[1]
+sys.path.insert(0, asset)
+handler = importlib.import_module(sys.argv[2] + ".handler")
+assert callable(handler.lambda_handler)
+import ridelines
+names = [m.name for m in pkgutil.walk_packages(ridelines.__path__, "ridelines.")]
+for name in names:
+    importlib.import_module(name)
+def where(module):  # handler folders are namespace packages: no __file__, a __path__
+    return getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])), "")
+outside = sorted(
+    n for n, m in sys.modules.items()
+    if n.split(".")[0] in ("ridelines", sys.argv[2]) and not where(m).startswith(asset)
+)
+print(json.dumps({"modules": len(names), "outside": outside}))
+"""
+
+
+@pytest.mark.parametrize("key", [spec.key for spec in FUNCTIONS])
+def test_the_handler_and_every_shipped_module_import_from_the_asset_alone(dev: Any, key: str) -> None:
+    """As Lambda sees it: /var/task is the asset; the Python dependencies come from the layer (the
+    venv's here, same pins). A module the asset lacks fails here instead of on the first request."""
+    asset = code_asset(dev, key)
+    env = {
+        **os.environ,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "POWERTOOLS_SERVICE_NAME": key,
+        "POWERTOOLS_METRICS_NAMESPACE": "Ridelines",
+    }
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(
+        [sys.executable, "-B", "-c", _IMPORT_EVERYTHING, str(asset), key],
+        cwd=asset,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["outside"] == []
+    assert report["modules"] > 30
