@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,11 +63,37 @@ def test_first_sync_builds_and_publishes_the_map(world: SyncWorld) -> None:
     assert list(world.blobs.list_keys(f"athletes/{ATHLETE}/staging/")) == []  # staging cleaned up
 
 
+class WriteRecorder:
+    """A blob store wrapper that records every write and delete (and forwards everything)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.writes: list[tuple[str, str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def put_bytes(self, key: str, data: bytes, **kwargs: Any) -> None:
+        self.writes.append(("put", key))
+        self.inner.put_bytes(key, data, **kwargs)
+
+    def put_file(self, key: str, path: Path, **kwargs: Any) -> None:
+        self.writes.append(("put", key))
+        self.inner.put_file(key, path, **kwargs)
+
+    def delete(self, key: str) -> None:
+        self.writes.append(("delete", key))
+        self.inner.delete(key)
+
+
 def test_no_change_resync_downloads_uploads_and_invalidates_nothing(world: SyncWorld) -> None:
     world.trigger()
     before, downloads = stored(world), world.downloads()
     keys = sorted(world.blobs.list_keys(""))
+    recorder = WriteRecorder(world.deps.blobs)
+    world.deps.blobs = recorder
     result = world.trigger()
+    assert recorder.writes == []  # not even identical bytes are uploaded again
     assert result["status"] == "succeeded"
     assert result["counts"]["unchanged"] == 4 and result["counts"]["downloaded"] == 0
     assert world.downloads() == downloads
@@ -385,3 +412,76 @@ def test_composition_from_the_stack_environment(world: SyncWorld, monkeypatch: p
     world.deps = deps
     assert world.trigger()["status"] == "succeeded"
     assert set(world.tiles()) == RIDE_IDS
+
+
+def test_metrics_of_the_issue_are_emitted_as_emf(
+    world: SyncWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    world.trigger()
+    world.standin.rename_activity("a1", "renamed: the old tiles are invalidated")
+    capsys.readouterr()
+    assert world.trigger()["status"] == "succeeded"
+    emitted: dict[str, object] = {}
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            blob = json.loads(line)
+            for directive in blob["_aws"]["CloudWatchMetrics"]:
+                assert directive["Namespace"] == "Ridelines"
+                for metric in directive["Metrics"]:
+                    value = blob[metric["Name"]]
+                    emitted[metric["Name"]] = sum(value) if isinstance(value, list) else value
+    assert {
+        "sync.activities.downloaded",
+        "sync.activities.processed",
+        "sync.tiles.generated",
+        "sync.duration.total",
+        "sync.s3.upload.duration",
+        "cloudfront.invalidation.duration",
+    } <= set(emitted), emitted
+    assert emitted["sync.activities.downloaded"] == 1 and emitted["sync.activities.processed"] == 1
+    assert emitted["sync.tiles.generated"] == 1
+
+
+def test_all_concurrent_downloads_share_one_rate_limiter(world: SyncWorld) -> None:
+    from ridelines.intervals import Credentials, IntervalsClient, TokenBucket
+
+    limiters: list[TokenBucket] = []
+    threads: set[str] = set()
+    clients: list[IntervalsClient] = []
+
+    counted = threading.Lock()
+
+    class Counting(TokenBucket):
+        calls = 0
+
+        def acquire(self) -> None:
+            with counted:
+                threads.add(threading.current_thread().name)
+                Counting.calls += 1
+            super().acquire()
+
+    def factory(credentials: Credentials, url: str) -> IntervalsClient:
+        limiter = Counting(400.0, burst=20)
+        limiters.append(limiter)
+        client = IntervalsClient(credentials, base_url=url, rate_limiter=limiter)
+        clients.append(client)
+        return client
+
+    world.deps.client_factory = factory
+    world.deps.sync_settings = type(world.deps.sync_settings)(workers=4, batch_size=2)
+    for n in range(12):  # enough downloads for the pool to run several at once
+        world.standin.add_activity(
+            ATHLETE,
+            activity_id=f"c{n}",
+            fit_bytes=RIDES[n % len(RIDES)].read_bytes(),
+            name=f"Ride {n}",
+            type="Ride",
+            start=datetime(2023, 1, 1 + n, tzinfo=UTC),
+        )
+    assert world.trigger()["status"] == "succeeded"
+    assert len(limiters) == 1  # one client (so one limiter) for the whole leg...
+    downloads = sum(1 for t in threads if t.startswith("sync-download"))
+    assert downloads >= 2  # ...used from several download threads at once
+    assert Counting.calls == clients[0].requests_made == len(world.standin.requests)  # every request paid
