@@ -28,7 +28,12 @@
   const OTHER_COLOUR = "#525252";
 
   const $ = (id) => document.getElementById(id);
-  const state = { token: null, user: null, tilesUrl: null, polling: null, types: new Set(), years: new Set() };
+  const FOCUS_CELL_DEG = 1; // about 100 km: "an area" for the first view
+  const FIT_PADDING = 40;
+  const state = {
+    token: null, user: null, tilesUrl: null, polling: null, types: new Set(), years: new Set(),
+    allBounds: null, focusPending: false,
+  };
 
   // ---- token handling -------------------------------------------------------------------
   function readFragment() {
@@ -216,18 +221,90 @@
       applyFilters();
       $("filters").hidden = false;
       $("empty").hidden = true;
-      if (header.maxLon > header.minLon && header.maxLat > header.minLat) {
-        map.fitBounds([[header.minLon, header.minLat], [header.maxLon, header.maxLat]], {
-          padding: 40, animate: false,
-        });
-      }
       map.resize();
+      state.allBounds = header.maxLon > header.minLon && header.maxLat > header.minLat
+        ? [[header.minLon, header.minLat], [header.maxLon, header.maxLat]]
+        : null;
+      // First every ride (so their tiles load), then, once they have, the area with most rides.
+      fitAll();
+      state.focusPending = true;
     });
+  }
+
+  function fitAll() {
+    if (state.allBounds) map.fitBounds(state.allBounds, { padding: FIT_PADDING, animate: false });
+  }
+
+  // The extent and start of each ride in the loaded tiles (a ride spans several tiles: merged by id).
+  function rideExtents() {
+    const rides = new Map();
+    for (const f of map.querySourceFeatures(SOURCE, { sourceLayer: LAYER })) {
+      const id = String(f.properties.id);
+      const g = f.geometry;
+      const lines = g.type === "LineString" ? [g.coordinates]
+        : g.type === "MultiLineString" ? g.coordinates : [];
+      let r = rides.get(id);
+      for (const line of lines) {
+        for (const [lon, lat] of line) {
+          if (!r) {
+            r = { w: lon, s: lat, e: lon, n: lat, start: String(f.properties.start || "") };
+            rides.set(id, r);
+          }
+          r.w = Math.min(r.w, lon); r.e = Math.max(r.e, lon);
+          r.s = Math.min(r.s, lat); r.n = Math.max(r.n, lat);
+        }
+      }
+    }
+    return [...rides.values()];
+  }
+
+  // Where a rider expects to land: the ~100 km area holding the most rides (ties: the one with the
+  // most recent ride). A holiday abroad then does not shrink the home rides to a dot. Returns
+  // [[w, s], [e, n]] or null.
+  function focusBounds(rides) {
+    if (!rides.length) return null;
+    const cellOf = (r) => [
+      Math.floor((r.s + r.n) / 2 / FOCUS_CELL_DEG), Math.floor((r.w + r.e) / 2 / FOCUS_CELL_DEG),
+    ];
+    const cells = new Map();
+    for (const r of rides) {
+      const key = cellOf(r).join(",");
+      const cell = cells.get(key) || { count: 0, latest: "" };
+      cell.count += 1;
+      if (r.start > cell.latest) cell.latest = r.start;
+      cells.set(key, cell);
+    }
+    const near = (a, b) => Math.abs(a[0] - b[0]) <= 1 && Math.abs(a[1] - b[1]) <= 1;
+    let best = null;
+    for (const key of cells.keys()) {
+      const at = key.split(",").map(Number);
+      let count = 0; let latest = "";
+      for (const [other, cell] of cells) {
+        if (!near(at, other.split(",").map(Number))) continue;
+        count += cell.count;
+        if (cell.latest > latest) latest = cell.latest;
+      }
+      if (!best || count > best.count || (count === best.count && latest > best.latest)) {
+        best = { at, count, latest };
+      }
+    }
+    const chosen = rides.filter((r) => near(cellOf(r), best.at));
+    return [
+      [Math.min(...chosen.map((r) => r.w)), Math.min(...chosen.map((r) => r.s))],
+      [Math.max(...chosen.map((r) => r.e)), Math.max(...chosen.map((r) => r.n))],
+    ];
+  }
+
+  function focusOnMostRides() {
+    state.focusPending = false;
+    const bounds = focusBounds(rideExtents());
+    if (bounds) map.fitBounds(bounds, { padding: FIT_PADDING, animate: false, maxZoom: 14 });
   }
 
   // Types and years present in the data, learnt from the tiles as they load.
   map.on("idle", () => {
     if (!map.getSource(SOURCE)) return;
+    if (state.focusPending) focusOnMostRides(); // the tiles of every ride are loaded now
     let added = false;
     const features = map.querySourceFeatures(SOURCE, { sourceLayer: LAYER });
     for (const f of features) {
@@ -280,6 +357,7 @@
     for (const id of ["activities-line", "activities-hit"]) map.setFilter(id, filter.length > 1 ? filter : null);
   }
   $("year-filter").addEventListener("change", applyFilters);
+  $("fit-all").addEventListener("click", fitAll);
 
   function formatDistance(metres) {
     const m = Number(metres);
@@ -329,5 +407,5 @@
   } else {
     loadUser().then(() => pollSync()).catch(() => {});
   }
-  window.ridelines = { map, state, showTiles }; // for the end-to-end tests and curious developers
+  window.ridelines = { map, state, showTiles, focusBounds }; // for the end-to-end tests and curious developers
 })();

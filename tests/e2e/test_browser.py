@@ -70,6 +70,16 @@ MAP_SETTLED = """
 }
 """
 
+RENDERED_IDS = """
+() => [...new Set(window.ridelines.map.queryRenderedFeatures({layers: ["activities-line"]})
+  .map(f => String(f.properties.id)))].sort()
+"""
+
+# The demo's outdoor rides (ridelines.localstack.demo.SAMPLES): three around Toronto, two around
+# Atlanta, about 1000 km apart.
+TORONTO = ["a1", "a2", "a3"]
+ATLANTA = ["a4", "a5"]
+
 ZOOM_TO_ONE_RIDE = """
 () => {
   const map = window.ridelines.map;
@@ -127,6 +137,9 @@ def test_connect_sync_and_see_the_rides_on_the_map(local_stack: Any, browser: An
 
         # Tiles arrive through the pmtiles protocol; wait until MapLibre has drawn them.
         page.wait_for_function(MAP_SETTLED, timeout=30_000)
+        # The first view is the area with most rides (Toronto), not both cities as two dots.
+        page.wait_for_function("() => !window.ridelines.state.focusPending", timeout=30_000)
+        page.wait_for_function(MAP_SETTLED, timeout=30_000)
         page.wait_for_function(
             "() => window.ridelines.map.queryRenderedFeatures({layers: ['activities-line']}).length > 0",
             timeout=30_000,
@@ -135,9 +148,19 @@ def test_connect_sync_and_see_the_rides_on_the_map(local_stack: Any, browser: An
         pixels = page.evaluate(COUNT_TRACK_PIXELS, list(BACKGROUND))
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "map.png"))
-        assert pixels["count"] > 150, pixels  # two clusters of rides, 1000 km apart, at zoom ~5
+        assert pixels["count"] > 150, pixels
+        assert page.evaluate(RENDERED_IDS) == TORONTO
+        assert page.evaluate("() => window.ridelines.map.getZoom()") >= 8  # a city, not a continent
 
-        # Zoom to one ride (the overview spans two cities), then click it for its popup with the link
+        # "Show all rides" brings the other city into view.
+        page.get_by_role("button", name="Show all rides").click()
+        page.wait_for_function(
+            f"() => ({RENDERED_IDS})().length === {len(TORONTO + ATLANTA)}", timeout=30_000
+        )
+        page.wait_for_function(MAP_SETTLED, timeout=30_000)
+        assert page.evaluate(RENDERED_IDS) == sorted(TORONTO + ATLANTA)
+
+        # Zoom to one ride, then click it for its popup with the link
         # to the activity on intervals.icu.
         page.evaluate(ZOOM_TO_ONE_RIDE)
         page.wait_for_function(MAP_SETTLED, timeout=30_000)
@@ -198,5 +221,32 @@ def test_a_denied_consent_is_explained(local_stack: Any, browser: Any) -> None:
         page.wait_for_selector("#message:not([hidden])")
         assert "not granted" in (page.text_content("#message") or "")
         assert page.is_visible("#connect")
+    finally:
+        page.close()
+
+
+def test_the_first_view_is_the_area_with_most_rides(local_stack: Any, browser: Any) -> None:
+    """``focusBounds`` on made-up ride extents: most rides win, a tie goes to the most recent."""
+    page = browser.new_page()
+    try:
+        page.goto(local_stack.url)
+        page.wait_for_function("() => Boolean(window.ridelines)")
+
+        def ride(lon: float, lat: float, start: str) -> dict[str, Any]:
+            return {"w": lon, "s": lat, "e": lon + 0.1, "n": lat + 0.1, "start": start}
+
+        home = [ride(-79.5, 43.6, "2020-01-01"), ride(-79.2, 43.9, "2019-01-01"), ride(-79.6, 43.5, "2018")]
+        trip = [ride(2.3, 48.8, "2025-06-01"), ride(2.4, 48.9, "2025-06-02")]
+
+        def focus(rides: list[dict[str, Any]]) -> list[float] | None:
+            bounds = page.evaluate("(rides) => window.ridelines.focusBounds(rides)", rides)
+            return None if bounds is None else [*bounds[0], *bounds[1]]
+
+        assert focus(home + trip) == pytest.approx([-79.6, 43.5, -79.1, 44.0])
+        # one ride fewer at home: a tie, so the most recent area (the trip) wins
+        assert focus(home[:2] + trip) == pytest.approx([2.3, 48.8, 2.5, 49.0])
+        # a ride just across a cell border still belongs to the area
+        assert focus([*home, ride(-80.3, 43.6, "2017")]) == pytest.approx([-80.3, 43.5, -79.1, 44.0])
+        assert focus([]) is None
     finally:
         page.close()
