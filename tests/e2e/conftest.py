@@ -37,7 +37,9 @@ class Running:
         return self.log.read_text(errors="replace")
 
 
-def start_serve(extra_env: dict[str, str] | None = None, *, name: str = "serve") -> Running:
+def start_serve(
+    extra_env: dict[str, str] | None = None, *, name: str = "serve", verbose: bool = False
+) -> Running:
     # Always the built-in stand-in and the emulator, whatever the developer's shell says.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RIDELINES_", "INTERVALS_URL"))}
     env.update(extra_env or {})
@@ -46,7 +48,7 @@ def start_serve(extra_env: dict[str, str] | None = None, *, name: str = "serve")
     # Output goes to a file (kept as a test artifact): a pipe nobody reads could fill and block the server.
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ridelines", "serve", "--port", "0"],
+            [sys.executable, "-m", "ridelines", "serve", "--port", "0", *(["--verbose"] if verbose else [])],
             cwd=REPO,
             env=env,
             stdout=sink,
@@ -78,7 +80,8 @@ def stop_serve(running: Running, sig: int = signal.SIGTERM) -> int:
 
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[Running]:
-    running = start_serve()
+    # Verbose: the Lambdas' INFO lines too, so the console checks (no token, no secret) see them all.
+    running = start_serve(verbose=True)
     try:
         yield running
     finally:

@@ -17,6 +17,7 @@ from jose import jwt
 from pmtiles.reader import MemorySource, Reader, all_tiles
 
 from ridelines.localstack.demo import SAMPLES
+from ridelines.localstack.stack import STANDIN_CLIENT_SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
@@ -133,3 +134,47 @@ def _b64decode(part: str) -> bytes:
 
 def _b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_cors_allows_only_the_frontend_through_the_gateway(local_stack: Any, do_login: Any) -> None:
+    base = local_stack.url
+    evil = "https://evil.example"
+    token = do_login(requests.Session(), base)
+    for origin, allowed in ((base, True), (evil, False)):
+        preflight = requests.options(
+            f"{base}/api/sync",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
+        assert preflight.status_code == 204
+        answers = [
+            preflight,
+            requests.get(f"{base}/api/user", headers={"Origin": origin, **_auth(token)}),
+            requests.get(f"{base}/api/user", headers={"Origin": origin}),  # the authorizer's 401
+            requests.get(f"{base}/auth/.well-known/jwks.json", headers={"Origin": origin}),
+        ]
+        for answer in answers:
+            if allowed:
+                assert answer.headers.get("Access-Control-Allow-Origin") == base, answer.url
+            else:
+                assert "Access-Control-Allow-Origin" not in answer.headers, answer.url
+        if allowed:
+            assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+            assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+
+
+def test_the_console_shows_no_token_or_secret(local_stack: Any, do_login: Any, do_wait_for_sync: Any) -> None:
+    base = local_stack.url
+    session = requests.Session()
+    token = do_login(session, base)
+    session.post(f"{base}/api/sync", headers=_auth(token), json={"full": False})
+    assert do_wait_for_sync(session, base, token)["status"] in ("succeeded", "failed")
+    requests.get(f"{base}/api/user", headers=_auth(token + "x"))  # a rejected token is not echoed either
+    output = local_stack.output()
+    assert "Ridelines is running at" in output  # the right log
+    for secret in (token, token.split(".")[2], STANDIN_CLIENT_SECRET):
+        assert secret not in output
+    assert "Bearer " not in output and "access_token" not in output
