@@ -195,6 +195,25 @@ def test_alarms_on_errors_throttles_dead_letters_and_failed_syncs(env: Any) -> N
     assert "KmsMasterKeyId" in topic_props
 
 
+def test_dead_letter_and_failed_sync_alarms_watch_what_the_sync_produces(env: Any) -> None:
+    """The DLQ alarm reads the queue the sync's failed invocations go to; the failed-sync alarm's
+    dimension is the service name the sync Lambda's Powertools Metrics stamps on its EMF
+    (tests/integration/sync/test_failed_sync_metric.py checks the emitted side)."""
+    alarms = [a["Properties"] for a in env.resources("api", "AWS::CloudWatch::Alarm").values()]
+    (config,) = env.resources("api", "AWS::Lambda::EventInvokeConfig").values()
+    dlq = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    (dlq_alarm,) = [a for a in alarms if a["Namespace"] == "AWS/SQS"]
+    assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
+    (failed,) = [a for a in alarms if a["MetricName"] == "sync.failed"]
+    sync_env = by_key(env, SYNC.key)["Environment"]["Variables"]
+    assert failed["Namespace"] == sync_env["POWERTOOLS_METRICS_NAMESPACE"]
+    assert failed["Dimensions"] == [{"Name": "service", "Value": sync_env["POWERTOOLS_SERVICE_NAME"]}]
+    for alarm in alarms:  # one occurrence in one 5-minute period is enough to tell a human
+        assert alarm["Threshold"] == 1 and alarm["EvaluationPeriods"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
 # ---------------------------------------------------------------- HTTP API
 
 
