@@ -27,9 +27,28 @@ def test_serve_prints_its_url_and_stops_cleanly(stop_signal: signal.Signals, ser
         assert jwks.status_code == 200 and jwks.json()["keys"][0]["alg"] == "RS256"
     finally:
         assert stop_serve(running, stop_signal) == 0
-    assert "Traceback" not in running.output()
+    output = running.output()
+    assert "Traceback" not in output
+    # what to do next, not just where
+    assert 'click "Connect with intervals.icu"' in output and "press Sync" in output
+    assert "Press Ctrl-C to stop" in output
     with pytest.raises(requests.ConnectionError):
         requests.get(running.url, timeout=2)
+
+
+def test_ctrl_c_during_a_sync_stops_cleanly(serve: Any, do_login: Any) -> None:
+    start_serve, stop_serve = serve
+    running = start_serve(name="serve-ctrl-c")
+    try:
+        session = requests.Session()
+        token = do_login(session, running.url)
+        started = session.post(
+            f"{running.url}/api/sync", headers={"Authorization": f"Bearer {token}"}, json={}, timeout=10
+        )
+        assert started.status_code == 202
+    finally:
+        assert stop_serve(running, signal.SIGINT) == 0  # at once: the sync is still listing or downloading
+    assert "Traceback" not in running.output()
 
 
 def test_a_real_intervals_url_without_oauth_credentials_is_refused_clearly() -> None:
