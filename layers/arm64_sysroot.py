@@ -5,11 +5,11 @@ zlib (see ``tests/infrastructure/test_layers.py``). Debian's ``*-arm64-cross`` p
 the layer test needs the real arm64 packages: ``libc6``, ``libgcc-s1``, ``libstdc++6`` and ``zlib1g``,
 fetched with ``apt-get download`` and unpacked with ``dpkg-deb -x`` into ``layers/build/cache``.
 
-No system change: apt runs with a private sources list, package lists, cache and an empty dpkg
-status under the cache directory (no ``dpkg --add-architecture``, no root needed), against the host
-distribution's arm64 archive (``deb.debian.org`` for Debian, ``ports.ubuntu.com`` for Ubuntu),
-checked with the host's archive keyring. About 9 MB of package lists and 3 MB of packages, ~3 s.
-Nothing from here ships to Lambda.
+No system change: apt runs with its own package lists, cache and an empty dpkg status under the
+cache directory (no ``dpkg --add-architecture``, no root needed). On Debian it reads the host's own
+apt sources (the archive serves every architecture); Ubuntu keeps arm64 in a separate ports archive,
+so there a one-line source for it is added, checked with the host's Ubuntu keyring. About 9 MB of
+package lists and 3 MB of packages, ~2 s. Nothing from here ships to Lambda.
 
 Command line: ``python -m layers.arm64_sysroot`` prints the sysroot path (``qemu-aarch64 -L PATH``).
 """
@@ -26,11 +26,8 @@ from pathlib import Path
 CACHE_DIR = Path(__file__).resolve().parent / "build" / "cache"
 SYSROOT = CACHE_DIR / "arm64-sysroot"
 PACKAGES = ("libc6", "libgcc-s1", "libstdc++6", "zlib1g")
-# Each archive's arm64 packages and the keyring the host already trusts for it.
-ARCHIVES = {
-    "debian": ("http://deb.debian.org/debian", "/usr/share/keyrings/debian-archive-keyring.gpg"),
-    "ubuntu": ("http://ports.ubuntu.com/ubuntu-ports", "/usr/share/keyrings/ubuntu-archive-keyring.gpg"),
-}
+# Ubuntu serves arm64 from its ports archive, not from the host's (amd64) mirror.
+UBUNTU_PORTS = ("http://ports.ubuntu.com/ubuntu-ports", "/usr/share/keyrings/ubuntu-archive-keyring.gpg")
 # What the binaries load: the sysroot is complete when the loader and these libraries are in it.
 REQUIRED = ("libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1", "libz.so.1")
 
@@ -48,19 +45,20 @@ def os_release(path: Path = Path("/etc/os-release")) -> dict[str, str]:
     return values
 
 
-def sources_line(release: dict[str, str]) -> str:
-    """One-line apt source for the host release's arm64 ``main`` component."""
+def extra_sources(release: dict[str, str]) -> str | None:
+    """The apt source to use instead of the host's, or None when the host's own sources serve arm64."""
     ids = [release.get("ID", ""), *release.get("ID_LIKE", "").split()]
-    distro = next((i for i in ids if i in ARCHIVES), None)
-    codename = release.get("VERSION_CODENAME", "")
-    if distro == "ubuntu":  # derivatives (Mint...) name Ubuntu's release here
-        codename = release.get("UBUNTU_CODENAME", codename)
-    if distro is None or not codename:
-        raise SysrootUnavailable(f"not a Debian/Ubuntu release with a codename: {release.get('ID')!r}")
-    url, keyring = ARCHIVES[distro]
-    if not Path(keyring).is_file():
-        raise SysrootUnavailable(f"no archive keyring at {keyring}")
-    return f"deb [arch=arm64 signed-by={keyring}] {url} {codename} main\n"
+    if "ubuntu" in ids:  # derivatives (Mint...) name their Ubuntu release in UBUNTU_CODENAME
+        codename = release.get("UBUNTU_CODENAME") or release.get("VERSION_CODENAME")
+        url, keyring = UBUNTU_PORTS
+        if not codename:
+            raise SysrootUnavailable("an Ubuntu release without a codename")
+        if not Path(keyring).is_file():
+            raise SysrootUnavailable(f"no archive keyring at {keyring}")
+        return f"deb [arch=arm64 signed-by={keyring}] {url} {codename} main\n"
+    if "debian" in ids:
+        return None
+    raise SysrootUnavailable(f"not a Debian or Ubuntu host: {release.get('ID')!r}")
 
 
 def is_complete(root: Path) -> bool:
@@ -72,9 +70,11 @@ def is_complete(root: Path) -> bool:
 
 
 def _apt(work: Path, *args: str, cwd: Path | None = None) -> None:
-    options = {
-        "Dir::Etc::SourceList": str(work / "sources.list"),
-        "Dir::Etc::SourceParts": str(work / "sources.list.d"),
+    options = {}
+    if (work / "sources.list").is_file():
+        options["Dir::Etc::SourceList"] = str(work / "sources.list")
+        options["Dir::Etc::SourceParts"] = str(work / "sources.list.d")
+    options |= {
         "Dir::State::Lists": str(work / "lists"),
         "Dir::State::status": str(work / "status"),
         "Dir::Cache": str(work / "cache"),
@@ -107,12 +107,13 @@ def _build(root: Path) -> Path:
     for tool in ("apt-get", "dpkg-deb"):
         if shutil.which(tool) is None:
             raise SysrootUnavailable(f"{tool} not found (needs a Debian/Ubuntu host)")
-    line = sources_line(os_release())
+    line = extra_sources(os_release())
     with tempfile.TemporaryDirectory(prefix=".arm64-sysroot-", dir=root.parent) as tmp:
         work = Path(tmp)
         for sub in ("lists/partial", "cache/archives/partial", "sources.list.d", "debs", "root"):
             (work / sub).mkdir(parents=True)
-        (work / "sources.list").write_text(line)
+        if line is not None:
+            (work / "sources.list").write_text(line)
         (work / "status").touch()
         _apt(work, "update")
         debs = work / "debs"

@@ -346,28 +346,22 @@ def test_the_sysroot_comes_from_the_host_distributions_arm64_archive(
     keyring = tmp_path / "keyring.gpg"
     keyring.touch()
     monkeypatch.setattr(
-        arm64_sysroot_builder,
-        "ARCHIVES",
-        {
-            "debian": ("http://deb.example/debian", str(keyring)),
-            "ubuntu": ("http://ports.example", str(keyring)),
-        },
+        arm64_sysroot_builder, "UBUNTU_PORTS", ("http://ports.example/ubuntu-ports", str(keyring))
     )
-    line = arm64_sysroot_builder.sources_line
-    assert line({"ID": "debian", "VERSION_CODENAME": "bookworm"}) == (
-        f"deb [arch=arm64 signed-by={keyring}] http://deb.example/debian bookworm main\n"
+    sources = arm64_sysroot_builder.extra_sources
+    assert sources({"ID": "debian", "VERSION_CODENAME": "bookworm"}) is None  # the host's own apt sources
+    assert sources({"ID": "ubuntu", "VERSION_CODENAME": "noble"}) == (
+        f"deb [arch=arm64 signed-by={keyring}] http://ports.example/ubuntu-ports noble main\n"
     )
-    assert "http://ports.example noble main" in line({"ID": "ubuntu", "VERSION_CODENAME": "noble"})
     mint = {
         "ID": "linuxmint",
         "ID_LIKE": "ubuntu debian",
         "VERSION_CODENAME": "wilma",
         "UBUNTU_CODENAME": "noble",
     }
-    assert "http://ports.example noble main" in line(mint)
-    for release in ({"ID": "fedora", "VERSION_CODENAME": "x"}, {"ID": "debian"}):
-        with pytest.raises(arm64_sysroot_builder.SysrootUnavailable):
-            line(release)
+    assert "ubuntu-ports noble main" in (sources(mint) or "")
+    with pytest.raises(arm64_sysroot_builder.SysrootUnavailable):
+        sources({"ID": "fedora", "VERSION_CODENAME": "x"})
     keyring.unlink()
     with pytest.raises(arm64_sysroot_builder.SysrootUnavailable, match="keyring"):
-        line({"ID": "debian", "VERSION_CODENAME": "bookworm"})
+        sources({"ID": "ubuntu", "VERSION_CODENAME": "noble"})
