@@ -191,15 +191,18 @@ def lambda_context() -> LambdaContext:
 
 @pytest.fixture
 def json_logs() -> Iterator[io.StringIO]:
-    """Everything the API Lambdas log (Powertools JSON), as emitted."""
+    """Everything the API Lambdas log (Powertools JSON), as emitted, down to DEBUG."""
     from ridelines.api.observability import logger
 
     handler = logger.registered_handler
     buffer = io.StringIO()
     previous = handler.setStream(buffer)  # type: ignore[attr-defined]
+    previous_level = logger.log_level
+    logger.setLevel("DEBUG")
     try:
         yield buffer
     finally:
+        logger.setLevel(previous_level)
         handler.setStream(previous)  # type: ignore[attr-defined]
 
 
