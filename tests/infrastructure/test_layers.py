@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -95,6 +96,36 @@ def test_binaries_are_stripped(tippecanoe_layer: Path) -> None:
     sizes = {p.name: p.stat().st_size for p in (tippecanoe_layer / "bin").iterdir()}
     assert sizes["tippecanoe"] < 8 * 1024 * 1024  # 36.6 MB in the wheel
     assert sizes["tile-join"] < 4 * 1024 * 1024  # 22.6 MB in the wheel
+
+
+# Amazon Linux 2023 (the Python runtime's OS): glibc 2.34, GCC 11's libstdc++. The qemu sysroot is the
+# host distribution's (newer), so a binary needing a newer symbol would run there and fail on Lambda.
+RUNTIME_SYMBOL_VERSIONS = {"GLIBC": (2, 34), "GLIBCXX": (3, 4, 29), "CXXABI": (1, 3, 13)}
+READELF = shutil.which("readelf") or shutil.which("llvm-readelf")
+
+
+def needed_symbol_versions(path: Path) -> set[str]:
+    assert READELF is not None
+    out = subprocess.run([READELF, "-V", "-W", str(path)], capture_output=True, text=True, check=True).stdout
+    needs = out.split(".gnu.version_r", 1)[1] if ".gnu.version_r" in out else ""
+    return set(re.findall(r"Name: (\S+)", needs))
+
+
+@pytest.mark.skipif(READELF is None, reason="needs readelf (binutils) or llvm-readelf")
+def test_no_binary_needs_a_newer_glibc_or_libstdcxx_than_the_lambda_runtime(
+    tippecanoe_layer: Path, deps_layer: Path
+) -> None:
+    seen = set()
+    for path in elf_files(tippecanoe_layer) + elf_files(deps_layer):
+        for version in needed_symbol_versions(path):
+            name, _, number = version.partition("_")
+            if name in RUNTIME_SYMBOL_VERSIONS and number[:1].isdigit():
+                seen.add(name)
+                assert tuple(int(n) for n in number.split(".")) <= RUNTIME_SYMBOL_VERSIONS[name], (
+                    path,
+                    version,
+                )
+    assert {"GLIBC", "GLIBCXX"} <= seen  # the parse found the tippecanoe binaries' needs
 
 
 QEMU = shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
