@@ -43,6 +43,18 @@ def test_pull_requests_run_make_test() -> None:
     assert "if" not in job
 
 
+def test_make_test_runs_on_the_debian_it_is_written_for() -> None:
+    """`make system-packages` installs Debian's chromium package, which Ubuntu's runner image cannot
+    (Chromium is a snap there): the job runs in a Debian container, like .ci/run's machine."""
+    job = load("ci.yml")["jobs"]["test"]
+    assert job["container"].startswith("debian:")
+    first = runs(job)[0]
+    assert first.startswith("apt-get update") and all(
+        p in first.split() for p in ("git", "make", "python3-venv")
+    )
+    assert job["steps"][0].get("run") == first  # git before checkout (else it fetches no .git)
+
+
 def test_main_deploys_dev_then_prod_with_oidc() -> None:
     jobs = load("ci.yml")["jobs"]
     assert jobs["deploy-dev"]["needs"] == "test"
