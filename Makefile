@@ -43,9 +43,10 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # Debian packages the checks use: Chromium for the browser tests (Playwright drives it; it downloads
-# nothing), llvm-strip for the aarch64 layers (GNU strip cannot read aarch64), and qemu-user with the
-# arm64 cross libraries to smoke-test the layer's binaries without an ARM machine.
-SYSTEM_PACKAGES := chromium llvm qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross
+# nothing), llvm-strip for the aarch64 layers (GNU strip cannot read aarch64), and qemu-user to
+# smoke-test the layer's binaries without an ARM machine, against Debian's real arm64
+# glibc/libstdc++/libgcc/zlib (apt-get download into layers/build/cache, see layers/arm64_sysroot.py).
+SYSTEM_PACKAGES := chromium llvm qemu-user-static
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -53,6 +54,7 @@ system-packages:
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	$(PYTHON) -m layers.arm64_sysroot >/dev/null
 
 lint: setup
 	$(BIN)/ruff check .
