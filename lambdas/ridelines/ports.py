@@ -98,6 +98,11 @@ class SyncStateRepository(Protocol):
         raises :class:`ridelines.errors.NotFound` when the row is gone (the account was deleted)."""
         ...
 
+    def save_if_unchanged(self, record: SyncRecord, *, expected: SyncRecord) -> bool:
+        """Compare-and-swap: persist ``record`` only if the stored record is still exactly
+        ``expected`` (atomic; the sync leg's claim). False when it changed or is gone."""
+        ...
+
     def delete(self, athlete_id: str) -> None: ...
 
 

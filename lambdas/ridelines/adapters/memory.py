@@ -173,6 +173,13 @@ class MemorySyncStateRepository:
                 raise SyncInProgress(current.sync_id)
             self.records[record.athlete_id] = record.model_copy(deep=True)
 
+    def save_if_unchanged(self, record: SyncRecord, *, expected: SyncRecord) -> bool:
+        with self._lock:
+            if self.records.get(record.athlete_id) != expected:
+                return False
+            self.records[record.athlete_id] = record.model_copy(deep=True)
+            return True
+
     def delete(self, athlete_id: str) -> None:
         with self._lock:
             self.records.pop(athlete_id, None)

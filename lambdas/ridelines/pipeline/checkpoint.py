@@ -13,8 +13,15 @@ cannot be recomputed from the listing, the index and staging::
       "failed": 1,                # transient failures in earlier legs
       "failed_ids": ["i42"],      # not retried again within this sync (retried by the next one)
       "staged_batches": 4,        # committed staging batches so far (informational)
-      "claimed": false            # set by the leg that picked the event up (duplicate delivery guard)
+      "claimed": false,           # set by the run that picked the event up (duplicate delivery guard)
+      "claim_id": null,           # ...its Lambda request id (a Lambda retry of a failed run has the same)
+      "claimed_until": null       # ...and its hard deadline (epoch seconds): no run outlives it
     }
+
+A leg is claimed with one compare-and-swap of the sync record. Another delivery of the same leg
+takes the claim over only when the claiming run is certainly over: Lambda retried it (same request
+id: Lambda retries an async event only after the run failed or timed out) or its deadline has
+passed. It then resumes from staging; any other duplicate is ignored.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ class Checkpoint(BaseModel):
     failed_ids: list[str] = Field(default_factory=list, max_length=MAX_FAILED_IDS)
     staged_batches: int = Field(default=0, ge=0)
     claimed: bool = False
+    claim_id: str | None = Field(default=None, max_length=128)
+    claimed_until: float | None = None
 
     @classmethod
     def from_event(cls, raw: dict[str, Any] | None) -> Checkpoint:

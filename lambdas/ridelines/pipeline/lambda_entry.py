@@ -279,6 +279,7 @@ def _job(request: SyncRequest, context: Any, deps: SyncDeps) -> SyncJob:
         settings=deps.sync_settings,
         clock=deps.clock,
         on_finished=on_finished,
+        invocation_id=getattr(context, "aws_request_id", None),
     )
 
 

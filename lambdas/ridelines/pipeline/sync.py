@@ -4,8 +4,10 @@ A leg is one run of :func:`run_leg` (one Lambda invocation; the command line run
 never runs out of time). The rules it keeps:
 
 * **Single flight.** The user API acquires the athlete's lease; a leg runs only if the stored
-  record is its own active sync, claims the leg (a duplicate delivery of the same event is
-  ignored) and renews the lease with every progress save. A save rejected because a newer sync
+  record is its own active sync at this leg, claims the leg with one compare-and-swap (a
+  concurrent duplicate delivery is ignored; Lambda's retry of a run that timed out or crashed
+  takes the claim over and resumes from staging, see :mod:`ridelines.pipeline.checkpoint`) and
+  renews the lease with every progress save. A save rejected because a newer sync
   took over stops the leg without writing anything more.
 * **Nothing finished is lost, nothing stored is fetched twice.** Results are committed to
   staging in batches (:mod:`ridelines.pipeline.staging`) while downloading; a later leg or a
@@ -140,6 +142,7 @@ class SyncJob:
     settings: SyncSettings = field(default_factory=SyncSettings)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     on_finished: Callable[[SyncRecord], None] | None = None
+    invocation_id: str | None = None  # the Lambda request id (the same in Lambda's retries of it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,20 +160,64 @@ class _Superseded(Exception):
     """The stored record belongs to another sync now: stop without writing."""
 
 
+CLAIM_SLACK_SECONDS = 30.0  # clock skew between the claiming run and a later delivery
+
+
 def run_leg(job: SyncJob) -> LegResult:
     request = job.request
-    checkpoint = Checkpoint.from_event(request.checkpoint)
+    event_leg = Checkpoint.from_event(request.checkpoint).leg
     record = job.states.get(request.athlete_id)
     if record is None or record.sync_id != request.sync_id or not record.status.active:
         log.warning("sync %s is not this athlete's active sync; nothing to do", request.sync_id)
         return LegResult(LegStatus.SKIPPED, record.counts if record else SyncCounts())
-    stored = record.checkpoint or {}
-    if record.status is SyncStatus.RUNNING and stored.get("leg") == checkpoint.leg and stored.get("claimed"):
+    # the stored checkpoint is the truth for this leg (it also holds what a dead run committed)
+    stored = Checkpoint.from_event(record.checkpoint)
+    if stored.leg != event_leg:
         log.warning(
-            "leg %d of sync %s is already running; duplicate event ignored", checkpoint.leg, request.sync_id
+            "event for leg %d of sync %s, which is at leg %d; stale event ignored",
+            event_leg,
+            request.sync_id,
+            stored.leg,
         )
         return LegResult(LegStatus.SKIPPED, record.counts)
-    return _Leg(job, record, checkpoint).run()
+    now = job.clock()
+    if stored.claimed:
+        if job.invocation_id and stored.claim_id == job.invocation_id:
+            log.warning(
+                "leg %d was retried by Lambda after its run failed; resuming from staging", stored.leg
+            )
+        elif stored.claimed_until is not None and stored.claimed_until <= now.timestamp():
+            log.warning(
+                "leg %d's run is past its deadline without finishing; resuming from staging", stored.leg
+            )
+        else:
+            log.warning(
+                "leg %d of sync %s is already running; duplicate event ignored", stored.leg, request.sync_id
+            )
+            return LegResult(LegStatus.SKIPPED, record.counts)
+    remaining = job.remaining_seconds() if job.remaining_seconds else float(job.settings.lease_seconds)
+    claimed = stored.model_copy(
+        update={
+            "claimed": True,
+            "claim_id": job.invocation_id,
+            "claimed_until": now.timestamp() + remaining + CLAIM_SLACK_SECONDS,
+        }
+    )
+    claim = record.model_copy(
+        update={
+            "status": SyncStatus.RUNNING,
+            "checkpoint": claimed.to_dict(),
+            "lease_expires_at": now + timedelta(seconds=job.settings.lease_seconds),
+        }
+    )
+    try:
+        won = job.states.save_if_unchanged(claim, expected=record)
+    except RidelinesError:
+        won = False
+    if not won:
+        log.warning("another delivery claimed leg %d of sync %s first; ignored", stored.leg, request.sync_id)
+        return LegResult(LegStatus.SKIPPED, record.counts)
+    return _Leg(job, claim, claimed).run()
 
 
 class _Leg:
@@ -178,7 +225,7 @@ class _Leg:
         self.job = job
         self.settings = job.settings
         self.record = record
-        self.checkpoint = checkpoint.model_copy(update={"claimed": True})
+        self.checkpoint = checkpoint  # claimed by run_leg
         self.counts = SyncCounts()
         self.downloaded = checkpoint.downloaded
         self.download_skips = checkpoint.download_skips

@@ -150,3 +150,28 @@ def test_lambda_invoker_sends_an_async_event() -> None:
     LambdaSyncInvoker("sync-fn", client=FakeLambda()).invoke({"athlete_id": "1", "sync_id": "s"})
     assert calls[0]["InvocationType"] == "Event" and calls[0]["FunctionName"] == "sync-fn"
     assert json.loads(calls[0]["Payload"]) == {"athlete_id": "1", "sync_id": "s"}  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("aws")
+def test_save_if_unchanged_is_a_compare_and_swap() -> None:
+    from ridelines.adapters.memory import MemorySyncStateRepository
+
+    make_table("syncs")
+    for repo in (DynamoSyncStateRepository("syncs"), MemorySyncStateRepository()):
+        queued = repo.acquire("a1", "s1", full=False, now=NOW, lease_seconds=60)
+        read = repo.get("a1")
+        assert read == queued
+        claim = read.model_copy(
+            update={"status": SyncStatus.RUNNING, "checkpoint": {"leg": 0, "claimed": True}}
+        )  # type: ignore[union-attr]
+        assert repo.save_if_unchanged(claim, expected=read)  # type: ignore[arg-type]
+        assert repo.get("a1") == claim
+        # a second claimant that read the same record before the first wrote loses
+        other = read.model_copy(
+            update={"status": SyncStatus.RUNNING, "checkpoint": {"leg": 0, "claim_id": "x"}}
+        )  # type: ignore[union-attr]
+        assert not repo.save_if_unchanged(other, expected=read)  # type: ignore[arg-type]
+        assert repo.get("a1") == claim
+        repo.delete("a1")
+        assert not repo.save_if_unchanged(claim, expected=claim)  # gone: nothing comes back
+        assert repo.get("a1") is None

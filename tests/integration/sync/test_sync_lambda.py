@@ -485,3 +485,115 @@ def test_all_concurrent_downloads_share_one_rate_limiter(world: SyncWorld) -> No
     downloads = sum(1 for t in threads if t.startswith("sync-download"))
     assert downloads >= 2  # ...used from several download threads at once
     assert Counting.calls == clients[0].requests_made == len(world.standin.requests)  # every request paid
+
+
+# -- duplicate deliveries and Lambda's retries of a leg ----------------------------------------
+
+
+def _start(world: SyncWorld) -> dict[str, Any]:
+    import uuid
+
+    sync_id = uuid.uuid4().hex
+    world.states.acquire(ATHLETE, sync_id, full=False, now=datetime.now(UTC), lease_seconds=600)
+    return {"athlete_id": ATHLETE, "sync_id": sync_id, "full": False}
+
+
+def _killed_after_two_downloads(
+    world: SyncWorld, monkeypatch: pytest.MonkeyPatch, event: dict, context: Any
+) -> None:
+    """Run the leg until the runtime 'kills' it at the third download (two batches committed)."""
+    from ridelines.intervals.client import IntervalsClient
+
+    original = IntervalsClient.download_file
+    calls = {"n": 0}
+
+    def crashing(self: IntervalsClient, activity_id: str):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Crash()
+        return original(self, activity_id)
+
+    world.deps.sync_settings = type(world.deps.sync_settings)(workers=1, batch_size=1)
+    monkeypatch.setattr(IntervalsClient, "download_file", crashing)
+    with pytest.raises(Crash):
+        handle_sync_event(event, context, world.deps)
+    monkeypatch.setattr(IntervalsClient, "download_file", original)
+    record = world.states.get(ATHLETE)
+    assert record is not None and record.status is SyncStatus.RUNNING and record.checkpoint["claimed"]  # type: ignore[index]
+
+
+def test_lambda_retry_of_a_killed_leg_resumes_from_staging(
+    world: SyncWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event, context = _start(world), FakeContext()
+    _killed_after_two_downloads(world, monkeypatch, event, context)
+    # Lambda retries the failed async event: same event, same request id
+    result = handle_sync_event(event, context, world.deps)
+    assert result["status"] == "succeeded" and result["counts"]["downloaded"] == 4
+    assert set(world.tiles()) == RIDE_IDS
+    assert all(world.downloads_of(a) == 1 for a in RIDE_IDS)  # the staged work was reused
+    assert world.states.get(ATHLETE).status is SyncStatus.SUCCEEDED  # type: ignore[union-attr]
+
+
+def test_a_duplicate_is_ignored_while_the_claimant_may_run_then_resumes_past_its_deadline(
+    world: SyncWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = _start(world)
+    _killed_after_two_downloads(world, monkeypatch, event, FakeContext())
+    downloads = world.downloads()
+    # another delivery (another request id) while the claimant's deadline has not passed: it may be alive
+    assert handle_sync_event(event, FakeContext(), world.deps)["status"] == "skipped"
+    assert world.downloads() == downloads
+    # once its deadline (900 s of remaining time + slack) is behind us it cannot be running any more
+    world.deps.clock = lambda: datetime.now(UTC) + timedelta(seconds=1000)
+    result = handle_sync_event(event, FakeContext(), world.deps)
+    assert result["status"] == "succeeded" and set(world.tiles()) == RIDE_IDS
+    assert all(world.downloads_of(a) == 1 for a in RIDE_IDS)
+
+
+def test_two_deliveries_racing_for_one_leg_claim_it_once(world: SyncWorld) -> None:
+    """Both read the record before either claims: the compare-and-swap lets exactly one run."""
+    barrier = threading.Barrier(2)
+    inner = world.deps.states
+    reads = {"n": 0}
+    lock = threading.Lock()
+
+    class RacyStates:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(inner, name)
+
+        def get(self, athlete_id: str) -> Any:
+            record = inner.get(athlete_id)
+            with lock:
+                reads["n"] += 1
+                first_two = reads["n"] <= 2
+            if first_two:
+                barrier.wait(timeout=30)
+            return record
+
+    world.deps.states = RacyStates()  # type: ignore[assignment]
+    event = _start(world)
+    results: list[str] = []
+
+    def deliver() -> None:
+        results.append(handle_sync_event(dict(event), FakeContext(), world.deps)["status"])
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["skipped", "succeeded"]
+    assert all(world.downloads_of(a) == 1 for a in RIDE_IDS)
+
+
+def test_a_stale_event_of_an_earlier_leg_is_ignored(world: SyncWorld) -> None:
+    event = _start(world)
+    context = FakeContext(lambda: 900.0 if world.downloads() < 1 else 5.0)
+    assert handle_sync_event(event, context, world.deps)["status"] == "continued"
+    downloads = world.downloads()
+    # the first leg's event arrives again after it handed off to leg 1
+    assert handle_sync_event(event, FakeContext(), world.deps)["status"] == "skipped"
+    assert world.downloads() == downloads
+    result = handle_sync_event(world.invoker.queue.pop(0), FakeContext(), world.deps)
+    assert result["status"] == "succeeded" and all(world.downloads_of(a) == 1 for a in RIDE_IDS)

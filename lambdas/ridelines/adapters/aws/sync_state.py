@@ -101,5 +101,29 @@ class DynamoSyncStateRepository:
                 raise NotFound("the sync record is gone (account deleted?)") from None
             raise SyncInProgress(current.sync_id) from None
 
+    def save_if_unchanged(self, record: SyncRecord, *, expected: SyncRecord) -> bool:
+        item = self._client.get_item(
+            TableName=self.table_name, Key=_key(record.athlete_id), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return False
+        stored_text = item["record"]["S"]
+        if SyncRecord.model_validate_json(stored_text) != expected:
+            return False
+        try:
+            # conditional on the exact text just read and compared: nobody wrote in between
+            self._client.put_item(
+                TableName=self.table_name,
+                Item=_item(record),
+                ConditionExpression="#record = :stored",
+                ExpressionAttributeNames={"#record": "record"},
+                ExpressionAttributeValues={":stored": {"S": stored_text}},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            return False
+        return True
+
     def delete(self, athlete_id: str) -> None:
         self._client.delete_item(TableName=self.table_name, Key=_key(athlete_id))
