@@ -136,3 +136,19 @@ def test_unreachable_intervals_url_exits_2_at_once_with_one_line(
     assert len(err.strip().splitlines()) == 1, err
     assert url in err and "cannot connect" in err and "k3y" not in err
     assert [c.requests_made for c in made] == [1]  # no retries, no backoff: a wrong URL, said at once
+
+
+def test_progress_bar_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    from ridelines.commands.sync import TqdmReporter
+    from ridelines.models import SyncCounts, SyncPhase
+
+    reporter = TqdmReporter(enabled=True)
+    reporter.phase(SyncPhase.LIST)
+    reporter.planned(3)
+    for done in range(1, 4):
+        reporter.progress(SyncCounts(downloaded=done))
+    reporter.phase(SyncPhase.PUBLISH)
+    reporter.close()
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stdout is only for the JSON summary
+    assert "3/3" in captured.err and "activity" in captured.err

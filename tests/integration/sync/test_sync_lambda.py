@@ -597,3 +597,35 @@ def test_a_stale_event_of_an_earlier_leg_is_ignored(world: SyncWorld) -> None:
     assert world.downloads() == downloads
     result = handle_sync_event(world.invoker.queue.pop(0), FakeContext(), world.deps)
     assert result["status"] == "succeeded" and all(world.downloads_of(a) == 1 for a in RIDE_IDS)
+
+
+def test_status_phase_and_counts_are_stored_as_the_sync_goes(world: SyncWorld) -> None:
+    """What GET /api/sync shows mid-sync: each phase in turn and the downloads counting up."""
+    inner = world.deps.states
+    saved: list[Any] = []
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(inner, name)
+
+        def save(self, record: Any) -> None:
+            inner.save(record)
+            saved.append(record)
+
+    world.deps.states = Recording()  # type: ignore[assignment]
+    world.deps.sync_settings = type(world.deps.sync_settings)(workers=1, batch_size=1)
+    assert world.trigger()["status"] == "succeeded"
+    phases = [r.phase.value for r in saved]
+    assert [p for n, p in enumerate(phases) if n == 0 or phases[n - 1] != p] == [
+        "list",
+        "diff",
+        "download",
+        "publish",
+        "done",
+    ]
+    assert (
+        all(r.status is SyncStatus.RUNNING for r in saved[:-1]) and saved[-1].status is SyncStatus.SUCCEEDED
+    )
+    during = [r.counts.downloaded for r in saved if r.phase.value == "download"]
+    assert during == sorted(during) and {1, 2, 3} <= set(during)  # committed work shows up at once
+    assert saved[0].counts.listed == 0 and saved[1].counts.listed == 6

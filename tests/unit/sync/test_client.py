@@ -6,6 +6,7 @@ import gzip
 import itertools
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,12 +48,18 @@ def server() -> Iterator[tuple[str, Scripted]]:
             parts = urlsplit(self.path)
             script.seen.append((parts.path, parse_qs(parts.query), dict(self.headers)))
             status, headers, body = script.respond(parts.path)
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            headers = dict(headers)
+            if "X-Test-Delay" in headers:  # answer late: the client's read timeout fires first
+                time.sleep(float(headers.pop("X-Test-Delay")))
+            try:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting (a timeout test)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -257,3 +264,45 @@ def test_429_retry_after_as_an_http_date(server: tuple[str, Scripted]) -> None:
 
     assert client(url, rate_limiter=SpyBucket(1000, burst=50)).athlete().id == "i1"
     assert len(paused) == 1 and 25 <= paused[0] <= 30
+
+
+def test_backoff_is_full_jitter_under_an_exponential_cap() -> None:
+    import random
+
+    random.seed(7)
+    policy = RetryPolicy(base_delay=0.5, max_delay=20.0)
+    for attempt in range(8):
+        cap = min(20.0, 0.5 * 2**attempt)
+        draws = [policy.backoff(attempt) for _ in range(300)]
+        assert all(0.0 <= d <= cap for d in draws)
+        assert max(draws) > 0.8 * cap and min(draws) < 0.2 * cap  # spread over the whole range
+
+
+def test_server_errors_back_off_between_attempts(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    script.add("/api/v1/athlete/0", (500, {}, b""), (502, {}, b""), (503, {}, b""), ok_json({"id": "i1"}))
+    slept: list[float] = []
+    policy = RetryPolicy(attempts=4, base_delay=1.0, max_delay=3.0)
+    c = IntervalsClient(
+        Credentials(api_key="k"),
+        base_url=url,
+        retry=policy,
+        rate_limiter=TokenBucket(1000, burst=50),
+        sleep=slept.append,
+    )
+    assert c.athlete().id == "i1"
+    assert len(slept) == 3
+    assert all(0.0 <= s <= min(3.0, 1.0 * 2**n) for n, s in enumerate(slept))
+
+
+def test_a_read_timeout_is_retried(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    script.add("/api/v1/athlete/0", (200, {"X-Test-Delay": "1.0"}, b'{"id":"late"}'), ok_json({"id": "i1"}))
+    c = IntervalsClient(
+        Credentials(api_key="k"),
+        base_url=url,
+        retry=RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002, read_timeout=0.2),
+        rate_limiter=TokenBucket(1000, burst=50),
+        sleep=lambda _s: None,
+    )
+    assert c.athlete().id == "i1" and c.requests_made == 2
