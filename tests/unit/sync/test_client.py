@@ -306,3 +306,10 @@ def test_a_read_timeout_is_retried(server: tuple[str, Scripted]) -> None:
         sleep=lambda _s: None,
     )
     assert c.athlete().id == "i1" and c.requests_made == 2
+
+
+def test_default_rate_limit_is_ten_per_second_and_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RIDELINES_RATE_LIMIT_PER_SECOND", raising=False)
+    assert IntervalsClient(Credentials(api_key="k"), base_url="http://127.0.0.1:9").rate_limiter.rate == 10.0
+    monkeypatch.setenv("RIDELINES_RATE_LIMIT_PER_SECOND", "4")
+    assert IntervalsClient(Credentials(api_key="k"), base_url="http://127.0.0.1:9").rate_limiter.rate == 4.0
