@@ -443,19 +443,26 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         path, query = url.path, {k: v[-1] for k, v in parse_qs(url.query).items()}
-        self._status = 0
+        # Logged on arrival, so a client that has its answer always finds its request counted;
+        # the status is filled in once the answer is sent.
+        with self.standin._lock:
+            self._entry = len(self.standin.requests)
+            self.standin.requests.append((method, path, 0))
         try:
             self._route(method, path, query)
         except (ConnectionError, BrokenPipeError):
-            self._status = -1
-        finally:
-            with self.standin._lock:
-                self.standin.requests.append((method, path, self._status))
+            self._set_status(-1)
+
+    def _set_status(self, status: int) -> None:
+        """Record the answer's status before any byte of it is sent (tests read it right after)."""
+        with self.standin._lock:
+            method, path, _ = self.standin.requests[self._entry]
+            self.standin.requests[self._entry] = (method, path, status)
 
     def _route(self, method: str, path: str, query: dict[str, str]) -> None:
         fault = self.standin.faults.take(path)
         if fault == "reset":
-            self._status = -1
+            self._set_status(-1)
             self.close_connection = True
             self.connection.close()
             return
@@ -464,7 +471,7 @@ class _Handler(BaseHTTPRequestHandler):
                 int(fault), {"status": int(fault), "error": "java.lang.RuntimeException: stand-in"}
             )
         if fault == "429" or self.standin.rate_limiter.take() > 0:
-            self._status = 429
+            self._set_status(429)
             self.send_response(429)
             self.send_header("Retry-After", "1")
             self.send_header("Content-Type", "application/json")
@@ -584,7 +591,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = gzip.compress(activity.fit_bytes, mtime=0)
         if truncate:
             # Announce the full length, send half, drop the connection: a truncated download.
-            self._status = 200
+            self._set_status(200)
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(len(body)))
@@ -617,7 +624,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
-        self._status = int(status)
+        self._set_status(int(status))
         self.send_response(int(status))
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
