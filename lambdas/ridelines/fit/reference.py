@@ -20,17 +20,6 @@ from ridelines.fit import profile as p
 from ridelines.fit.activity import ActivityBuilder, Session
 from ridelines.fit.errors import Truncated
 
-_SESSION_FIELDS = (
-    p.SESSION_START_TIME,
-    p.SESSION_SPORT,
-    p.SESSION_SUB_SPORT,
-    p.SESSION_TOTAL_ELAPSED_TIME,
-    p.SESSION_TOTAL_TIMER_TIME,
-    p.SESSION_TOTAL_DISTANCE,
-    p.SESSION_TOTAL_ASCENT,
-    p.SESSION_TOTAL_MOVING_TIME,
-)
-
 
 def _raw_fields(message: fitdecode.FitDataMessage) -> dict[int, Any]:
     """Native fields by number (first occurrence), plus the compressed-header timestamp."""
@@ -115,7 +104,7 @@ def _feed(builder: ActivityBuilder, message: fitdecode.FitDataMessage) -> None:
     elif num == p.MESG_SPORT:
         builder.sport(_int(f.get(p.SPORT_SPORT)), _int(f.get(p.SPORT_SUB_SPORT)))
     else:
-        start, sport, sub, elapsed, timer, dist, ascent, moving = (_int(f.get(k)) for k in _SESSION_FIELDS)
+        start, sport, sub, elapsed, timer, dist, ascent, moving = (_int(f.get(k)) for k in p.SESSION_FIELDS)
         builder.session(
             Session(
                 start_time=start,
