@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -185,9 +187,10 @@ class Crash(BaseException):
     """Stands for the Lambda runtime killing the process mid-download."""
 
 
-def test_crash_mid_sync_loses_nothing_and_refetches_nothing(
-    world: SyncWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@contextlib.contextmanager
+def killed_at_third_download(world: SyncWorld, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """One download at a time, one ride per batch; the 'runtime' kills the leg at the third
+    download, so exactly two batches are committed. Downloads work again afterwards."""
     from ridelines.intervals.client import IntervalsClient
 
     original = IntervalsClient.download_file
@@ -199,14 +202,21 @@ def test_crash_mid_sync_loses_nothing_and_refetches_nothing(
             raise Crash()
         return original(self, activity_id)
 
-    monkeypatch.setattr(IntervalsClient, "download_file", crashing)
     world.deps.sync_settings = type(world.deps.sync_settings)(workers=1, batch_size=1)
+    monkeypatch.setattr(IntervalsClient, "download_file", crashing)
     with pytest.raises(Crash):
+        yield
+    monkeypatch.setattr(IntervalsClient, "download_file", original)
+
+
+def test_crash_mid_sync_loses_nothing_and_refetches_nothing(
+    world: SyncWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with killed_at_third_download(world, monkeypatch):
         world.trigger()
     staged = list(world.blobs.list_keys(f"athletes/{ATHLETE}/staging/"))
     assert len(staged) == 4  # two committed batches (features + results marker each)
     assert world.blobs.get_bytes(INDEX_KEY) is None  # the index never advanced past stored work
-    monkeypatch.setattr(IntervalsClient, "download_file", original)
     # the crashed sync's lease is still held; once it expires the rider syncs again
     record = world.states.get(ATHLETE)
     world.states.save(
@@ -502,22 +512,8 @@ def _killed_after_two_downloads(
     world: SyncWorld, monkeypatch: pytest.MonkeyPatch, event: dict, context: Any
 ) -> None:
     """Run the leg until the runtime 'kills' it at the third download (two batches committed)."""
-    from ridelines.intervals.client import IntervalsClient
-
-    original = IntervalsClient.download_file
-    calls = {"n": 0}
-
-    def crashing(self: IntervalsClient, activity_id: str):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise Crash()
-        return original(self, activity_id)
-
-    world.deps.sync_settings = type(world.deps.sync_settings)(workers=1, batch_size=1)
-    monkeypatch.setattr(IntervalsClient, "download_file", crashing)
-    with pytest.raises(Crash):
+    with killed_at_third_download(world, monkeypatch):
         handle_sync_event(event, context, world.deps)
-    monkeypatch.setattr(IntervalsClient, "download_file", original)
     record = world.states.get(ATHLETE)
     assert record is not None and record.status is SyncStatus.RUNNING and record.checkpoint["claimed"]  # type: ignore[index]
 
