@@ -36,12 +36,11 @@ def _byte_step(crc: int, byte: int) -> int:
 
 
 _T8 = [_byte_step(0, b) for b in range(256)]
-_T16: list[int] = []
+# built once at import (~50 ms): a lazily filled table would be read half-built by other threads
+_T16 = [(_T8[w & 0xFF] >> 8) ^ _T8[(_T8[w & 0xFF] ^ (w >> 8)) & 0xFF] for w in range(65536)]
 
 
 def crc16(data: bytes | bytearray, crc: int = 0) -> int:
-    if not _T16:
-        _T16.extend((_T8[w & 0xFF] >> 8) ^ _T8[(_T8[w & 0xFF] ^ (w >> 8)) & 0xFF] for w in range(65536))
     even = len(data) - len(data) % 2
     words = array("H")
     words.frombytes(bytes(data[:even]))
