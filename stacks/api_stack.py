@@ -16,7 +16,7 @@ from stacks.constructs.http_api import RidelinesHttpApi
 from stacks.constructs.lambda_layers import LambdaLayers
 from stacks.constructs.sync_failures import SyncFailureQueue
 from stacks.data_stack import DataStack
-from stacks.settings import AUTH, FUNCTIONS, SYNC, USER, EnvironmentSettings, FunctionSpec
+from stacks.settings import AUTH, SYNC, USER, EnvironmentSettings, FunctionSpec
 from stacks.storage_stack import StorageStack
 
 
@@ -58,7 +58,6 @@ class ApiStack(Stack):
             names.TIPPECANOE_ARGS: settings.tippecanoe_args,
             names.JWT_LIFETIME_SECONDS: str(settings.jwt_lifetime_seconds),
         }
-        handler_folders = [spec.key for spec in FUNCTIONS]
 
         def function(
             spec_id: str, spec: FunctionSpec, extra_layers: list[lambda_.ILayerVersion]
@@ -70,7 +69,6 @@ class ApiStack(Stack):
                 spec=spec,
                 environment=environment,
                 layers=[layers.dependencies, *extra_layers],
-                other_handlers=[h for h in handler_folders if h != spec.key],
             )
 
         auth = function("Auth", AUTH, [])

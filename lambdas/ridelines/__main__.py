@@ -1,53 +1,8 @@
-"""``python -m ridelines COMMAND`` (also the ``ridelines`` console script).
+"""``python -m ridelines COMMAND``: the command line lives in the laptop-only ``ridelines_local``."""
 
-Each command lives in ``ridelines.commands.<name>`` and exposes ``add_parser(subparsers)``
-and ``run(args) -> int``. This module is the one place that turns domain errors into exit
-codes: bad input exits 2 with a single line on stderr, never a traceback.
-"""
-
-from __future__ import annotations
-
-import argparse
-import importlib
 import sys
-from collections.abc import Sequence
 
-from ridelines.errors import InvalidInput, RidelinesError
-
-COMMANDS = ("convert", "tiles", "sync", "serve")
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ridelines", description="Every GPS track you ever rode, on one private vector map."
-    )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        module = importlib.import_module(f"ridelines.commands.{name}")
-        module.add_parser(subparsers)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    module = importlib.import_module(f"ridelines.commands.{args.command}")
-    try:
-        return int(module.run(args))
-    except InvalidInput as exc:
-        print(f"ridelines {args.command}: {exc.message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except RidelinesError as exc:
-        print(f"ridelines {args.command}: {exc.message}", file=sys.stderr)
-        return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print(f"ridelines {args.command}: interrupted", file=sys.stderr)
-        return 130
-
+from ridelines_local.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

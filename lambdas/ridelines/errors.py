@@ -2,7 +2,7 @@
 
 Every error a user can cause or meet derives from :class:`RidelinesError`. Each carries a
 stable machine ``code`` and a human ``message``; the HTTP layer (one place:
-:mod:`ridelines.api.errors`) and the CLI (``ridelines.__main__``) turn them into responses
+:mod:`ridelines.api.errors`) and the CLI (``ridelines_local.cli``) turn them into responses
 and exit codes. Messages never contain secrets or tokens.
 """
 

@@ -18,7 +18,11 @@ TOKEN_KMS_KEY_ID = "TOKEN_KMS_KEY_ID"
 OAUTH_CREDENTIALS_SECRET_ARN = "OAUTH_CREDENTIALS_SECRET_ARN"
 SYNC_LAMBDA_FUNCTION_NAME = "SYNC_LAMBDA_FUNCTION_NAME"
 CLOUDFRONT_DISTRIBUTION_ID = "CLOUDFRONT_DISTRIBUTION_ID"
-# URLs
+# The tiles cookies: a KMS ECC_NIST_P256 signing key and the CloudFront public key registered from it
+TILES_SIGNING_KMS_KEY_ID = "TILES_SIGNING_KMS_KEY_ID"
+TILES_KEY_PAIR_ID = "TILES_KEY_PAIR_ID"
+# URLs: the site is one origin (web app, /auth, /api, /tiles); SITE_URL replaces the three below
+SITE_URL = "SITE_URL"
 FRONTEND_URL = "FRONTEND_URL"
 API_URL = "API_URL"
 TILES_BASE_URL = "TILES_BASE_URL"  # e.g. https://dxxxx.cloudfront.net ; tiles_url = TILES_BASE_URL/tiles/...

@@ -18,25 +18,13 @@ from stacks.settings import (
     FunctionSpec,
 )
 
-# Everything under lambdas/ that must not ship (.gitignore syntax: a leading "/" anchors a pattern at
-# lambdas/, so excluding the other handlers' folders never drops ridelines/auth and the like).
-_ALWAYS_EXCLUDED = [
-    # local build/test leftovers
-    "__pycache__/",
-    "*.pyc",
-    "*.egg-info/",
-    "tests/",
-    ".pytest_cache/",
-    # command line only: the local stack, the stand-in intervals.icu, `python -m ridelines`
-    "/ridelines/localstack/",
-    "/ridelines/standin/",
-    "/ridelines/commands/",
-    "/ridelines/__main__.py",
-]
+# lambdas/ holds only what ships (laptop-only code lives in local/); these are build leftovers.
+_BUILD_LEFTOVERS = ["__pycache__/", "*.pyc", "*.egg-info/", ".pytest_cache/"]
 
 
 class RidelinesFunction(Construct):
-    """The code asset is ``lambdas/``: the domain package plus this function's handler folder."""
+    """The code asset is ``lambdas/``: the domain package and the three thin handler folders, one asset
+    shared by every function (each runs only its own handler)."""
 
     def __init__(
         self,
@@ -47,7 +35,6 @@ class RidelinesFunction(Construct):
         spec: FunctionSpec,
         environment: dict[str, str],
         layers: list[lambda_.ILayerVersion],
-        other_handlers: list[str],
     ) -> None:
         super().__init__(scope, construct_id)
         self.function_name = settings.function_name(spec)
@@ -82,7 +69,7 @@ class RidelinesFunction(Construct):
             handler=spec.handler,
             code=lambda_.Code.from_asset(
                 str(LAMBDAS_DIR),
-                exclude=[*_ALWAYS_EXCLUDED, *(f"/{h}/" for h in other_handlers)],
+                exclude=_BUILD_LEFTOVERS,
                 ignore_mode=IgnoreMode.GIT,
             ),
             memory_size=spec.memory_mb,

@@ -75,7 +75,7 @@ RENDERED_IDS = """
   .map(f => String(f.properties.id)))].sort()
 """
 
-# The demo's outdoor rides (ridelines.localstack.demo.SAMPLES): three around Toronto, two around
+# The demo's outdoor rides (ridelines_local.localstack.demo.SAMPLES): three around Toronto, two around
 # Atlanta, about 1000 km apart.
 TORONTO = ["a1", "a2", "a3"]
 ATLANTA = ["a4", "a5"]

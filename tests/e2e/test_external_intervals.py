@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from ridelines.standin.intervals import IntervalsStandin
+from ridelines_local.standin.intervals import IntervalsStandin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 

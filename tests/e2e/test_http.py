@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 from pmtiles.reader import MemorySource, Reader, all_tiles
 
-from ridelines.localstack.demo import SAMPLES
-from ridelines.localstack.stack import STANDIN_CLIENT_SECRET
+from ridelines_local.localstack.demo import SAMPLES
+from ridelines_local.localstack.stack import STANDIN_CLIENT_SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 

@@ -13,9 +13,8 @@ import pytest
 
 from stacks.settings import FUNCTIONS, LAMBDAS_DIR
 
-# Command line only (the local stack, the stand-in intervals.icu, `python -m ridelines`): never shipped.
-CLI_ONLY = ("ridelines/localstack", "ridelines/standin", "ridelines/commands", "ridelines/__main__.py")
 MAX_ASSET_BYTES = 1024 * 1024  # ~250 KB today; the dependencies live in the layer
+REPO_ROOT = LAMBDAS_DIR.parent
 
 
 def code_asset(env: Any, key: str) -> Path:
@@ -34,31 +33,35 @@ def shipped(asset: Path) -> list[str]:
     return sorted(str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file())
 
 
+def test_every_function_ships_the_same_asset(dev: Any) -> None:
+    assets = {code_asset(dev, spec.key) for spec in FUNCTIONS}
+    assert len(assets) == 1, assets
+
+
 @pytest.mark.parametrize("key", [spec.key for spec in FUNCTIONS])
-def test_each_asset_holds_its_handler_and_the_whole_domain_package(dev: Any, key: str) -> None:
+def test_each_asset_holds_the_handlers_and_the_whole_domain_package(dev: Any, key: str) -> None:
     files = shipped(code_asset(dev, key))
-    handlers = {f.split("/")[0] for f in files if not f.startswith("ridelines/")}
-    assert handlers == {key}, handlers
     assert f"{key}/handler.py" in files
-    # The domain's own sub-packages named like a handler (ridelines/auth) must not go with it.
     expected = {
         str(p.relative_to(LAMBDAS_DIR))
         for p in (LAMBDAS_DIR / "ridelines").rglob("*.py")
-        if "__pycache__" not in p.parts and not str(p.relative_to(LAMBDAS_DIR)).startswith(CLI_ONLY)
+        if "__pycache__" not in p.parts
     }
     assert expected <= set(files), sorted(expected - set(files))
     assert "ridelines/auth/intervals_oauth.py" in files  # the user Lambda's account deletion needs it
 
 
 @pytest.mark.parametrize("key", [spec.key for spec in FUNCTIONS])
-def test_assets_leave_out_tests_caches_and_the_command_line(dev: Any, key: str) -> None:
+def test_assets_leave_out_tests_caches_and_the_laptop_only_package(dev: Any, key: str) -> None:
     asset = code_asset(dev, key)
     files = shipped(asset)
+    laptop_only = {str(p.relative_to(REPO_ROOT / "local")) for p in (REPO_ROOT / "local").rglob("*.py")}
+    assert laptop_only and not laptop_only & set(files)
     for path in files:
         parts = path.split("/")
         assert "__pycache__" not in parts and not path.endswith(".pyc"), path
         assert "tests" not in parts and not any(p.endswith(".egg-info") for p in parts), path
-        assert not path.startswith(CLI_ONLY), path
+        assert not path.startswith("ridelines_local"), path
     assert sum((asset / f).stat().st_size for f in files) < MAX_ASSET_BYTES
 
 
@@ -69,7 +72,10 @@ sys.path.insert(0, asset)
 handler = importlib.import_module(sys.argv[2] + ".handler")
 assert callable(handler.lambda_handler)
 import ridelines
-names = [m.name for m in pkgutil.walk_packages(ridelines.__path__, "ridelines.")]
+# __main__ is `python -m ridelines`, the laptop's command line: not run by any Lambda.
+names = [
+    m.name for m in pkgutil.walk_packages(ridelines.__path__, "ridelines.") if m.name != "ridelines.__main__"
+]
 for name in names:
     importlib.import_module(name)
 def where(module):  # handler folders are namespace packages: no __file__, a __path__

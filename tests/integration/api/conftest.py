@@ -19,7 +19,7 @@ import pytest
 import requests
 from moto import mock_aws
 
-from ridelines.standin.intervals import IntervalsStandin
+from ridelines_local.standin.intervals import IntervalsStandin
 
 LAMBDAS = Path(__file__).resolve().parents[3] / "lambdas"
 FRONTEND = "https://app.example"

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from ridelines.standin.intervals import IntervalsStandin
+from ridelines_local.standin.intervals import IntervalsStandin
 
 FIT_ROOT = Path(__file__).resolve().parents[2] / "data" / "fit"
 SHARED_FIT_ROOT = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "fit"

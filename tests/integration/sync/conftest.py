@@ -24,7 +24,7 @@ from ridelines.adapters.memory import RecordingInvalidator
 from ridelines.intervals import Credentials, IntervalsClient, RetryPolicy, TokenBucket
 from ridelines.pipeline.lambda_entry import SyncDeps, handle_sync_event
 from ridelines.pipeline.sync import SyncSettings
-from ridelines.standin.intervals import IntervalsStandin
+from ridelines_local.standin.intervals import IntervalsStandin
 
 FIT_DIR = Path(__file__).resolve().parents[2] / "data" / "fit"
 # small real rides with GPS, from different devices (see tests/data/fit/PROVENANCE.md)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ridelines.__main__ import main
 from ridelines.index import decode_index
-from ridelines.standin.intervals import IntervalsStandin
+from ridelines_local.cli import main
+from ridelines_local.standin.intervals import IntervalsStandin
 
 from .conftest import RIDES, pmtiles_features
 
@@ -139,8 +139,8 @@ def test_unreachable_intervals_url_exits_2_at_once_with_one_line(
 
 
 def test_progress_bar_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    from ridelines.commands.sync import TqdmReporter
     from ridelines.models import SyncCounts, SyncPhase
+    from ridelines_local.commands.sync import TqdmReporter
 
     reporter = TqdmReporter(enabled=True)
     reporter.phase(SyncPhase.LIST)

@@ -3,8 +3,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ridelines.localstack.demo import SAMPLES
-from ridelines.standin.intervals import IntervalsStandin
+from ridelines_local.localstack.demo import SAMPLES
+from ridelines_local.standin.intervals import IntervalsStandin
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -23,7 +23,7 @@ def test_demo_samples_are_shipped_with_provenance_and_a_permissive_licence() -> 
 
 def test_the_demo_shows_filtering_a_virtual_ride_and_a_session_without_gps() -> None:
     standin = IntervalsStandin()
-    from ridelines.localstack.demo import seed_standin
+    from ridelines_local.localstack.demo import seed_standin
 
     assert seed_standin(standin, DATA / "fit") == len(SAMPLES)
     activities = list(standin.activities.values())

@@ -3,7 +3,7 @@ from __future__ import annotations
 import base64
 import json
 
-from ridelines.localstack.events import Route, build_event, parse_result, select_route, stringify_claims
+from ridelines_local.localstack.events import Route, build_event, parse_result, select_route, stringify_claims
 
 ROUTES = [
     Route("GET /auth/{proxy+}", "auth", False),

@@ -9,9 +9,9 @@ import pytest
 from moto import mock_aws
 from werkzeug.test import Client
 
-from ridelines.localstack.authorizer import Rejected
-from ridelines.localstack.events import Route
-from ridelines.localstack.gateway import ApiRoute, Gateway
+from ridelines_local.localstack.authorizer import Rejected
+from ridelines_local.localstack.events import Route
+from ridelines_local.localstack.gateway import ApiRoute, Gateway
 
 ORIGIN = "http://127.0.0.1:8000"
 ARCHIVE = bytes(range(256)) * 40  # 10240 bytes

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ridelines.localstack.lambda_runtime import InProcessAsyncInvoker, LocalFunction, load_handler
+from ridelines_local.localstack.lambda_runtime import InProcessAsyncInvoker, LocalFunction, load_handler
 
 
 def test_handlers_load_by_file_path_like_lambda(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ridelines.localstack.cfn import Resolver, UnresolvedReference
-from ridelines.localstack.provision import Provisioner
+from ridelines_local.localstack.cfn import Resolver, UnresolvedReference
+from ridelines_local.localstack.provision import Provisioner
 
 API_URL = "http://127.0.0.1:8123"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ridelines.localstack.synth import load_templates, source_hash
+from ridelines_local.localstack.synth import load_templates, source_hash
 
 
 def _repo(root: Path) -> Path:

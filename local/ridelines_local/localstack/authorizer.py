@@ -14,7 +14,7 @@ from typing import Any
 
 from ridelines.auth.verify import JwtVerifier
 from ridelines.errors import Unauthorized
-from ridelines.localstack.provision import JwtAuthorizerConfig
+from ridelines_local.localstack.provision import JwtAuthorizerConfig
 
 
 class Rejected(Exception):

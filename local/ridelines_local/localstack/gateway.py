@@ -22,8 +22,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from werkzeug.wrappers import Request, Response
 
-from ridelines.localstack.authorizer import JwtAuthorizer, Rejected
-from ridelines.localstack.events import Route, build_event, parse_result, select_route
+from ridelines_local.localstack.authorizer import JwtAuthorizer, Rejected
+from ridelines_local.localstack.events import Route, build_event, parse_result, select_route
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ridelines.localstack.stack import LocalStack, LocalStackOptions
+    from ridelines_local.localstack.stack import LocalStack, LocalStackOptions
 
     options = LocalStackOptions.from_environment(
         host=args.host, port=args.port, log_level="INFO" if args.verbose else "WARNING"

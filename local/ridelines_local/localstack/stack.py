@@ -26,13 +26,13 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from ridelines import settings
 from ridelines.errors import ConfigurationError
-from ridelines.localstack.authorizer import JwtAuthorizer
-from ridelines.localstack.demo import seed_standin
-from ridelines.localstack.events import Route
-from ridelines.localstack.gateway import ApiRoute, Gateway
-from ridelines.localstack.lambda_runtime import InProcessAsyncInvoker, LocalFunction, load_handler
-from ridelines.localstack.provision import LocalResources, Provisioner
-from ridelines.localstack.synth import load_templates
+from ridelines_local.localstack.authorizer import JwtAuthorizer
+from ridelines_local.localstack.demo import seed_standin
+from ridelines_local.localstack.events import Route
+from ridelines_local.localstack.gateway import ApiRoute, Gateway
+from ridelines_local.localstack.lambda_runtime import InProcessAsyncInvoker, LocalFunction, load_handler
+from ridelines_local.localstack.provision import LocalResources, Provisioner
+from ridelines_local.localstack.synth import load_templates
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ class LocalStack:
         if self.options.intervals_url:
             self.intervals_url = self.options.intervals_url.rstrip("/")
             return
-        from ridelines.standin.intervals import IntervalsStandin
+        from ridelines_local.standin.intervals import IntervalsStandin
 
         self.standin = IntervalsStandin(
             client_id=client_id,

@@ -5,7 +5,7 @@ under ``.cache/localstack/`` keyed by a hash of everything that shapes them (``s
 ``app.py``, ``cdk.json`` and the shared settings names). The synth runs in a child Python so the
 serving process never hosts a Node runtime.
 
-``python -m ridelines.localstack.synth OUT.json [--env dev]`` is that child.
+``python -m ridelines_local.localstack.synth OUT.json [--env dev]`` is that child.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def load_templates(repo_root: Path, cache_dir: Path, *, env_name: str = "dev") -
             [
                 sys.executable,
                 "-m",
-                "ridelines.localstack.synth",
+                "ridelines_local.localstack.synth",
                 str(out),
                 "--env",
                 env_name,

@@ -22,10 +22,10 @@ from typing import Any
 from tqdm import tqdm
 
 from ridelines import settings
-from ridelines.commands.convert import read_input
 from ridelines.errors import InvalidInput
 from ridelines.features import ActivityMeta, decode_track, feature_from_track
 from ridelines.tiling import build_pmtiles
+from ridelines_local.commands.convert import read_input
 
 FIT_SUFFIXES = (".fit", ".fit.gz")
 

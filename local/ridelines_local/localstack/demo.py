@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ridelines.standin.intervals import IntervalsStandin
+from ridelines_local.standin.intervals import IntervalsStandin
 
 DEMO_ATHLETE_ID = "i1001"
 DEMO_ATHLETE_NAME = "Demo Rider"

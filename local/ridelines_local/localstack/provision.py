@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ridelines.localstack.cfn import Physical, Resolver, Template, UnresolvedReference, resources
+from ridelines_local.localstack.cfn import Physical, Resolver, Template, UnresolvedReference, resources
 
 logger = logging.getLogger(__name__)
 
