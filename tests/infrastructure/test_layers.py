@@ -343,12 +343,30 @@ def test_dependency_layer_leaves_out_what_the_runtime_has(deps_layer: Path) -> N
     assert not [p for p in site.iterdir() if p.name.startswith(("aws_cdk", "cdk_nag", "jsii"))]
 
 
-def test_dependency_layer_pins_come_from_requirements_txt() -> None:
+def test_dependency_layer_pins_come_from_the_runtime_lock() -> None:
     pins = build.runtime_requirements()
     assert all("==" in pin for pin in pins)
     names = {pin.split("==")[0].split("[")[0].lower() for pin in pins}
     assert set(build.REQUIRED_RUNTIME_PACKAGES) <= names
-    assert not names & {"boto3", "aws-cdk-lib", "constructs", "cdk-nag"}
+    # The CDK app and the test tools are development-only: never in the runtime lock.
+    assert not names & {"aws-cdk-lib", "constructs", "cdk-nag", "pytest", "moto"}
+    # Transitive packages are locked too, and every one carries hashes.
+    assert {"pydantic-core", "urllib3", "cryptography"} <= names
+    text = build.REQUIREMENTS.read_text()
+    assert text.count("--hash=sha256:") >= len(pins)
+
+
+def test_dependency_layer_installs_the_lock_with_hashes_required(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: list[tuple[str, ...]] = []
+    monkeypatch.setattr(build, "BUILD_DIR", tmp_path)
+    monkeypatch.setattr(build, "_pip", lambda *args: seen.append(args))
+    monkeypatch.setattr(build, "_prune_dependency_tree", lambda site: None)
+    build.build_dependency_layer(force=True)
+    (args,) = seen
+    assert "--require-hashes" in args and "--only-binary=:all:" in args
+    assert args[args.index("-r") + 1] == str(build.REQUIREMENTS)
 
 
 def test_layer_build_command_line_reports_sizes(capsys: pytest.CaptureFixture[str]) -> None:
