@@ -43,7 +43,7 @@ def build_app(
 
 
 def _cli_overrides(app: cdk.App, context: dict[str, Any]) -> dict[str, Any]:
-    """Top-level ``-c frontend_url=...`` style overrides of one setting."""
+    """Top-level ``-c domain_name=...`` style overrides of one setting."""
     keys = {k for block in context["ridelines"].values() for k in block}
     return {k: app.node.try_get_context(k) for k in keys if app.node.try_get_context(k) is not None}
 
@@ -67,7 +67,7 @@ def add_stacks(
         f"Ridelines{settings.title}Storage",
         stack_name=settings.stack_name("storage"),
         settings=settings,
-        description=f"Ridelines {settings.name}: data bucket and tiles CDN",
+        description=f"Ridelines {settings.name}: data bucket and access logs",
         tags=tags,
         termination_protection=settings.retain_data,
     )
@@ -79,7 +79,7 @@ def add_stacks(
         data=data,
         storage=storage,
         build_layers=build_layers,
-        description=f"Ridelines {settings.name}: Lambdas, HTTP API, alarms",
+        description=f"Ridelines {settings.name}: the site (CloudFront, web app), Lambdas, HTTP API, alarms",
         tags=tags,
     )
     return {"data": data, "storage": storage, "api": api}
