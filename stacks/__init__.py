@@ -27,14 +27,19 @@ def cli_environment_name() -> str:
 
 
 def build_app(
-    env_name: str = DEFAULT_ENVIRONMENT, *, outdir: str | None = None, build_layers: bool = True
+    env_name: str = DEFAULT_ENVIRONMENT,
+    *,
+    outdir: str | None = None,
+    build_layers: bool = True,
+    overrides: dict[str, Any] | None = None,
 ) -> cdk.App:
     """Build (not synthesize) the app for one environment.
 
     ``build_layers=False`` swaps both layers for an empty placeholder asset: for in-process tests that
-    only read templates. cdk-nag (AwsSolutions) is registered on every app; ``app.synth()`` runs it.
+    only read templates. ``overrides`` are ``-c key=value`` settings, as the CLI would pass them.
+    cdk-nag (AwsSolutions) is registered on every app; ``app.synth()`` runs it.
     """
-    context: dict[str, Any] = cdk_json_context()
+    context: dict[str, Any] = {**cdk_json_context(), **(overrides or {})}
     app = cdk.App(outdir=outdir, context=context)
     settings = environment_settings(env_name, context, _cli_overrides(app, context))
     add_stacks(app, settings, build_layers=build_layers)
