@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from ridelines import settings as names
 from stacks.settings import AUTH, FUNCTIONS, SITE_CONTENT, SYNC, USER
-
 
 REPO = Path(__file__).resolve().parents[2]
 
