@@ -12,7 +12,7 @@ CloudFormation calls the function directly (service token = its ARN), so there i
 
 from __future__ import annotations
 
-from aws_cdk import CustomResource
+from aws_cdk import CustomResource, Fn
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -69,6 +69,17 @@ class SiteContent(Construct):
             "TilesPublicKey",
             encoded_key=pem.get_att_string("PublicKeyPem"),
             comment=f"Ridelines {self.settings.name}: the KMS tiles key's public half (ECDSA P-256)",
+        )
+        # Name and caller reference follow the KMS key: a rotated key (new key id) makes a new CloudFront
+        # public key beside the old one during the replacement instead of colliding with its name.
+        cfn_public_key = self.tiles_public_key.node.default_child
+        assert isinstance(cfn_public_key, cloudfront.CfnPublicKey)
+        key_id = tiles_key.key_id
+        cfn_public_key.add_property_override(
+            "PublicKeyConfig.Name", Fn.join("-", [f"ridelines-{self.settings.name}-tiles", key_id])
+        )
+        cfn_public_key.add_property_override(
+            "PublicKeyConfig.CallerReference", Fn.join("-", [f"ridelines-{self.settings.name}-tiles", key_id])
         )
         return cloudfront.KeyGroup(
             self,

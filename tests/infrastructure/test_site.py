@@ -169,7 +169,12 @@ def test_tiles_only_with_signed_cookies_of_the_kms_key_group_oac_and_ranges(env:
     assert tiles["TrustedKeyGroups"] == [{"Ref": group_id}]
     ((key_id, key),) = env.resources("api", "AWS::CloudFront::PublicKey").items()
     assert group["Properties"]["KeyGroupConfig"]["Items"] == [{"Ref": key_id}]
-    encoded = key["Properties"]["PublicKeyConfig"]["EncodedKey"]
+    config = key["Properties"]["PublicKeyConfig"]
+    for field in ("Name", "CallerReference"):  # follow the KMS key, so a rotation makes a new key beside it
+        separator, parts = config[field]["Fn::Join"]
+        assert parts[0] == f"ridelines-{env.env}-tiles"
+        assert env.export_value(parts[1]["Fn::ImportValue"]) == {"Ref": "TilesSigningKey"}
+    encoded = config["EncodedKey"]
     custom_resource_id, attribute = encoded["Fn::GetAtt"]
     assert attribute == "PublicKeyPem"
     pem_resource = api[custom_resource_id]
