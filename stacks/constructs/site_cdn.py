@@ -121,7 +121,7 @@ class SiteDistribution(Construct):
             certificate=acm.Certificate.from_certificate_arn(self, "Certificate", settings.certificate_arn)
             if domain
             else None,
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if domain else None,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             enable_logging=True,

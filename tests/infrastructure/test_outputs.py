@@ -37,7 +37,9 @@ def _deploy(client: Any, name: str, outputs: dict[str, str]) -> None:
     client.create_stack(StackName=name, TemplateBody=json.dumps(template))
 
 
-def test_reads_the_site_url_of_the_environment(cloudformation: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reads_the_site_url_of_the_environment(
+    cloudformation: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     _deploy(cloudformation, "Ridelines-dev-api", {"SiteUrl": "https://d1.cloudfront.net"})
     _deploy(cloudformation, "Ridelines-prod-api", {"SiteUrl": "https://maps.ridelines.app"})
     assert stack_output("dev") == "https://d1.cloudfront.net"

@@ -172,6 +172,7 @@ def test_tiles_only_with_signed_cookies_of_the_kms_key_group_oac_and_ranges(env:
     config = key["Properties"]["PublicKeyConfig"]
     for field in ("Name", "CallerReference"):  # follow the KMS key, so a rotation makes a new key beside it
         separator, parts = config[field]["Fn::Join"]
+        assert separator == "-"
         assert parts[0] == f"ridelines-{env.env}-tiles"
         assert env.export_value(parts[1]["Fn::ImportValue"]) == {"Ref": "TilesSigningKey"}
     encoded = config["EncodedKey"]
