@@ -21,13 +21,14 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # This tree's packages win over the editable install (a git worktree sharing a venv runs its own code).
 export PYTHONPATH := $(CURDIR)/lambdas:$(CURDIR)/local
 
-.PHONY: help setup system-packages lock lock-check lint typecheck unit test test-fast synth cfn-lint bench demo deploy clean
+.PHONY: help setup system-packages lock lock-check lint typecheck unit test test-fast synth cfn-lint bench demo deploy smoke clean
 
 help:
 	@echo "make demo    run the whole system locally (http://127.0.0.1:$(PORT))"
 	@echo "make test    every check: ruff, mypy, pytest (unit, integration, infrastructure, e2e), synth + cdk-nag, cfn-lint"
 	@echo "make synth   cdk synth every environment ($(ENVS)) into cdk.out/<env>"
-	@echo "make deploy ENV=dev|prod"
+	@echo "make deploy ENV=dev|prod   the whole environment: stacks, Lambdas, the site and its web app"
+	@echo "make smoke ENV=dev|prod    check the deployed site from outside (URL from the stack outputs)"
 	@echo "make bench   benchmarks -> bench/RESULTS.md"
 	@echo "make lock    recompile requirements*.txt (hashed locks) from requirements*.in"
 
@@ -98,9 +99,18 @@ bench: setup
 demo: setup
 	$(PY) -m ridelines serve --host $(HOST) --port $(PORT)
 
+# One `cdk deploy` of the three stacks: the web app (web/ + its npm libraries) is published by the
+# API stack's custom resource, so the site is complete when this returns.
 deploy: setup
 	@case "$(ENV)" in dev|prod) ;; *) echo "ENV must be dev or prod" >&2; exit 2;; esac
-	cdk deploy -c env=$(ENV) --all --require-approval never
+	cdk deploy -c env=$(ENV) --all --require-approval never --outputs-file cdk.out/$(ENV)-outputs.json
+	@echo "Site: $$($(PY) -m stacks.outputs $(ENV) SiteUrl)  (register $$($(PY) -m stacks.outputs $(ENV) OAuthRedirectUri) at intervals.icu)"
+
+# The deployed site from outside: the app and its CSP, discovery + JWKS, /api 401, /tiles 403.
+smoke: setup
+	@case "$(ENV)" in dev|prod) ;; *) echo "ENV must be dev or prod" >&2; exit 2;; esac
+	url=$$($(PY) -m stacks.outputs $(ENV) SiteUrl); \
+	$(PY) -m ridelines_local.smoke --url "$$url"
 
 clean:
 	rm -rf cdk.out layers/build .mypy_cache .ruff_cache .pytest_cache

@@ -27,14 +27,19 @@ def cli_environment_name() -> str:
 
 
 def build_app(
-    env_name: str = DEFAULT_ENVIRONMENT, *, outdir: str | None = None, build_layers: bool = True
+    env_name: str = DEFAULT_ENVIRONMENT,
+    *,
+    outdir: str | None = None,
+    build_layers: bool = True,
+    overrides: dict[str, Any] | None = None,
 ) -> cdk.App:
     """Build (not synthesize) the app for one environment.
 
     ``build_layers=False`` swaps both layers for an empty placeholder asset: for in-process tests that
-    only read templates. cdk-nag (AwsSolutions) is registered on every app; ``app.synth()`` runs it.
+    only read templates. ``overrides`` are ``-c key=value`` settings, as the CLI would pass them.
+    cdk-nag (AwsSolutions) is registered on every app; ``app.synth()`` runs it.
     """
-    context: dict[str, Any] = cdk_json_context()
+    context: dict[str, Any] = {**cdk_json_context(), **(overrides or {})}
     app = cdk.App(outdir=outdir, context=context)
     settings = environment_settings(env_name, context, _cli_overrides(app, context))
     add_stacks(app, settings, build_layers=build_layers)
@@ -43,7 +48,7 @@ def build_app(
 
 
 def _cli_overrides(app: cdk.App, context: dict[str, Any]) -> dict[str, Any]:
-    """Top-level ``-c frontend_url=...`` style overrides of one setting."""
+    """Top-level ``-c domain_name=...`` style overrides of one setting."""
     keys = {k for block in context["ridelines"].values() for k in block}
     return {k: app.node.try_get_context(k) for k in keys if app.node.try_get_context(k) is not None}
 
@@ -67,7 +72,7 @@ def add_stacks(
         f"Ridelines{settings.title}Storage",
         stack_name=settings.stack_name("storage"),
         settings=settings,
-        description=f"Ridelines {settings.name}: data bucket and tiles CDN",
+        description=f"Ridelines {settings.name}: data bucket and access logs",
         tags=tags,
         termination_protection=settings.retain_data,
     )
@@ -79,7 +84,7 @@ def add_stacks(
         data=data,
         storage=storage,
         build_layers=build_layers,
-        description=f"Ridelines {settings.name}: Lambdas, HTTP API, alarms",
+        description=f"Ridelines {settings.name}: the site (CloudFront, web app), Lambdas, HTTP API, alarms",
         tags=tags,
     )
     return {"data": data, "storage": storage, "api": api}

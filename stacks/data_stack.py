@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from stacks.constructs.keys import JwtSigningKey, TokenEncryptionKey
+from stacks.constructs.keys import JwtSigningKey, TilesSigningKey, TokenEncryptionKey
 from stacks.constructs.oauth_secret import OAuthClientSecret
 from stacks.constructs.tables import Tables
 from stacks.settings import EnvironmentSettings
@@ -21,6 +21,7 @@ class DataStack(Stack):
         self.tables = Tables(self, "Tables", settings=settings)
         self.jwt_key = JwtSigningKey(self, "JwtSigningKey", settings=settings)
         self.token_key = TokenEncryptionKey(self, "TokenEncryptionKey", settings=settings)
+        self.tiles_key = TilesSigningKey(self, "TilesSigningKey", settings=settings)
         self.oauth_secret = OAuthClientSecret(self, "OAuthClient", settings=settings)
         CfnOutput(
             self,

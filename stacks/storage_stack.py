@@ -1,7 +1,7 @@
-"""The data bucket, its access-log bucket and the CloudFront distribution that serves tiles/*.
+"""The data bucket and its access-log bucket: stateful, kept across deploys (prod retains them).
 
-The distribution lives with the bucket because the bucket policy names the distribution (OAC):
-apart, the two stacks would reference each other.
+The distribution that reads ``tiles/*`` lives in the API stack with the rest of the site, and so
+does this bucket's policy (it names the distribution).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.constructs.data_bucket import AccessLogBucket, DataBucket
-from stacks.constructs.tiles_cdn import TilesDistribution
 from stacks.settings import EnvironmentSettings
 
 
@@ -23,10 +22,6 @@ class StorageStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.access_logs = AccessLogBucket(self, "AccessLogs", settings=settings)
         self.data = DataBucket(self, "Data", settings=settings, access_logs=self.access_logs.bucket)
-        self.tiles = TilesDistribution(
-            self, "Tiles", settings=settings, bucket=self.data.bucket, log_bucket=self.access_logs.bucket
-        )
-        CfnOutput(self, "TilesBaseUrl", value=self.tiles.tiles_base_url)
         # A named export for the bucket ARN: the Lambda policies build their prefix ARNs from it, so
         # their (acknowledged) cdk-nag findings have ids that do not depend on CDK's hashed names.
         self.data_bucket_arn_export = f"{self.stack_name}-DataBucketArn"

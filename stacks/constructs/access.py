@@ -1,6 +1,7 @@
 """Least-privilege IAM for each Lambda, written out action by action (no CDK ``grant*`` bundles).
 
-Only auth signs JWTs and encrypts tokens; only sync writes tiles; user and sync delete/invalidate.
+Only auth signs JWTs and encrypts tokens; auth and user sign tiles cookies; only sync writes tiles;
+user and sync delete/invalidate; user erases every version of a rider's files.
 Every statement names its resources; the only wildcards are object-key prefixes and log streams.
 """
 
@@ -23,6 +24,16 @@ def _statement(sid: str, actions: list[str], resources: list[str], **conditions:
 
 # Tokens are encrypted with the athlete id as encryption context; refuse calls that carry none.
 _REQUIRE_ENCRYPTION_CONTEXT = {"Null": {"kms:EncryptionContextKeys": "false"}}
+
+
+def _tiles_signing(sid: str, tiles_key: kms.IKey) -> iam.PolicyStatement:
+    """CloudFront signed cookies are ECDSA P-256 over SHA-256: the only signature the key may make."""
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=["kms:Sign"],
+        resources=[tiles_key.key_arn],
+        conditions={"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256"}},
+    )
 
 
 def acknowledge_key_prefixes(policy: iam.Policy, bucket_arn_export: str, prefixes: tuple[str, ...]) -> None:
@@ -60,6 +71,7 @@ class AuthAccess(Construct):
         oauth_state: dynamodb.ITable,
         jwt_key: kms.IKey,
         token_key: kms.IKey,
+        tiles_key: kms.IKey,
         oauth_secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -81,6 +93,7 @@ class AuthAccess(Construct):
                 _statement(
                     "SignJwts", ["kms:Sign", "kms:GetPublicKey", "kms:DescribeKey"], [jwt_key.key_arn]
                 ),
+                _tiles_signing("SignTilesCookies", tiles_key),
                 iam.PolicyStatement(
                     sid="EncryptTokens",
                     actions=["kms:Encrypt"],
@@ -106,11 +119,13 @@ class UserAccess(Construct):
         syncs: dynamodb.ITable,
         bucket_arn_export: str,
         token_key: kms.IKey,
+        tiles_key: kms.IKey,
         distribution_arn: str,
         sync_function_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         bucket_arn = Fn.import_value(bucket_arn_export)
+        rider_prefixes = {"StringLike": {"s3:prefix": [f"{ATHLETES_PREFIX}*", f"{TILES_PREFIX}*"]}}
         self.policy = iam.Policy(
             self,
             "Policy",
@@ -125,17 +140,19 @@ class UserAccess(Construct):
                     [syncs.table_arn],
                 ),
                 _statement("StartSync", ["lambda:InvokeFunction"], [function_arn(self, sync_function_name)]),
+                # Account deletion lists and removes every version of a rider's files (DESIGN §3.4).
                 iam.PolicyStatement(
                     sid="ListOwnPrefixes",
-                    actions=["s3:ListBucket"],
+                    actions=["s3:ListBucket", "s3:ListBucketVersions"],
                     resources=[bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{ATHLETES_PREFIX}*", f"{TILES_PREFIX}*"]}},
+                    conditions=rider_prefixes,
                 ),
                 _statement(
-                    "DeleteAccountFiles",
-                    ["s3:DeleteObject"],
+                    "DeleteAccountFilesAndVersions",
+                    ["s3:DeleteObject", "s3:DeleteObjectVersion"],
                     [f"{bucket_arn}/{ATHLETES_PREFIX}*", f"{bucket_arn}/{TILES_PREFIX}*"],
                 ),
+                _tiles_signing("RefreshTilesCookies", tiles_key),
                 _statement("InvalidateDeletedTiles", ["cloudfront:CreateInvalidation"], [distribution_arn]),
                 iam.PolicyStatement(
                     sid="DecryptTokenToRevokeApp",

@@ -1,13 +1,15 @@
-"""Alarms on what needs a human: Lambda errors/throttles, dead-lettered syncs, failed syncs."""
+"""Alarms on what needs a human: Lambda errors/throttles, dead-lettered and failed syncs, API 5xx, 401 bursts."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -16,6 +18,8 @@ from constructs import Construct
 from stacks.settings import METRICS_NAMESPACE, SYNC_FAILED_METRIC, EnvironmentSettings
 
 PERIOD = Duration.minutes(5)
+# Counted from the HTTP API's access log (API Gateway has no per-status metric below 4xx/5xx).
+UNAUTHORIZED_METRIC = "api.unauthorized"
 
 
 class Alarms(Construct):
@@ -23,6 +27,7 @@ class Alarms(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings) -> None:
         super().__init__(scope, construct_id)
+        self.settings = settings
         # CloudWatch cannot publish to a topic under the AWS-managed SNS key; a key of our own can
         # grant it exactly the two actions it needs.
         self.key = kms.Key(
@@ -51,12 +56,14 @@ class Alarms(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
         self._action = cw_actions.SnsAction(self.topic)
 
-    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+    def _alarm(
+        self, construct_id: str, metric: cloudwatch.IMetric, description: str, threshold: int = 1
+    ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
             metric=metric,
-            threshold=1,
+            threshold=threshold,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -94,4 +101,31 @@ class Alarms(Construct):
         )
         self._alarm(
             "FailedSyncs", metric, "A sync ended in status 'failed' (EMF metric from the sync Lambda)."
+        )
+
+    def watch_api(self, stage: apigwv2.HttpStage, access_logs: logs.ILogGroup) -> None:
+        """Any 5xx (a Lambda crashed or timed out), and a burst of 401s (the authorizer cannot verify
+        sessions: e.g. the JWKS unreachable or a key mismatch after a rotation)."""
+        self._alarm(
+            "Api5xx",
+            stage.metric_server_error(period=PERIOD, statistic="Sum"),
+            "The HTTP API answered 5xx (see the access log's integrationError / the Lambda's logs).",
+        )
+        logs.MetricFilter(
+            self,
+            "UnauthorizedFilter",
+            log_group=access_logs,
+            metric_namespace=METRICS_NAMESPACE,
+            metric_name=UNAUTHORIZED_METRIC,
+            filter_pattern=logs.FilterPattern.string_value("$.status", "=", "401"),
+            metric_value="1",
+        )
+        self._alarm(
+            "Unauthorized401Burst",
+            cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE, metric_name=UNAUTHORIZED_METRIC, period=PERIOD, statistic="Sum"
+            ),
+            "A burst of 401s: the JWT authorizer refuses sessions (check authorizerError in the access log, "
+            "the /auth/.well-known documents and the signing key).",
+            threshold=self.settings.unauthorized_alarm_threshold,
         )

@@ -6,7 +6,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.settings import EnvironmentSettings
+from stacks.nag import acknowledge
+from stacks.settings import TILES_NONCURRENT_VERSION_DAYS, EnvironmentSettings
 
 ATHLETES_PREFIX = "athletes/"  # athletes/{athlete_id}/activities.index, activities.geojson.zst
 TILES_PREFIX = "tiles/"  # tiles/{athlete_id}/{content-hash}.pmtiles, immutable
@@ -42,7 +43,11 @@ class AccessLogBucket(Construct):
 
 
 class DataBucket(Construct):
-    """One private bucket for everything the sync writes; only CloudFront reads ``tiles/*``."""
+    """One private bucket for everything the sync writes; only the site's distribution reads ``tiles/*``.
+
+    Its bucket policy (TLS only + that read) is written next to the distribution, in the API stack,
+    because it names the distribution: here it would make the two stacks reference each other.
+    """
 
     def __init__(
         self,
@@ -59,32 +64,36 @@ class DataBucket(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
             # Versioning protects the per-athlete archive and index against a bad write; old
-            # versions (and deleted users' files) disappear after a short noncurrent window.
+            # versions disappear after a short noncurrent window (tiles: a day, rebuildable).
             versioned=True,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix=S3_ACCESS_LOG_PREFIX,
-            cors=[
-                # Preflights for ranged GETs reach S3 through CloudFront; answer them for the frontend.
-                s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.HEAD],
-                    allowed_origins=[settings.frontend_url],
-                    allowed_headers=["Range", "If-Match", "If-None-Match"],
-                    exposed_headers=["ETag", "Content-Length", "Content-Range", "Accept-Ranges"],
-                    max_age=3600,
-                )
-            ],
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    id="expire-noncurrent-versions",
-                    noncurrent_version_expiration=Duration.days(settings.noncurrent_version_expiration_days),
+                    id="athletes-noncurrent-versions",
+                    prefix=ATHLETES_PREFIX,
+                    noncurrent_version_expiration=Duration.days(settings.archive_noncurrent_version_days),
                     expired_object_delete_marker=True,
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
+                ),
+                s3.LifecycleRule(
+                    id="tiles-noncurrent-versions",
+                    prefix=TILES_PREFIX,
+                    noncurrent_version_expiration=Duration.days(TILES_NONCURRENT_VERSION_DAYS),
+                    expired_object_delete_marker=True,
+                ),
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)
+                ),
             ],
             removal_policy=settings.removal_policy,
         )
         cfn = self.bucket.node.default_child
         assert isinstance(cfn, s3.CfnBucket)
         cfn.override_logical_id("DataBucket")
+        acknowledge(
+            self.bucket,
+            "S10",
+            "The TLS-only deny is in this bucket's policy, which the API stack writes together with the "
+            "distribution's read grant (it names the distribution; written here the stacks would cycle).",
+        )

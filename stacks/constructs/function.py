@@ -35,6 +35,7 @@ class RidelinesFunction(Construct):
         spec: FunctionSpec,
         environment: dict[str, str],
         layers: list[lambda_.ILayerVersion],
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function_name = settings.function_name(spec)
@@ -80,6 +81,7 @@ class RidelinesFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
             log_group=self.log_group,
+            reserved_concurrent_executions=reserved_concurrency,
             environment={
                 **environment,
                 "POWERTOOLS_SERVICE_NAME": spec.key,

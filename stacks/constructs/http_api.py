@@ -1,9 +1,15 @@
-"""The HTTP API: public ``/auth/*`` routes, ``/api/*`` routes behind API Gateway's JWT authorizer."""
+"""The HTTP API: public ``/auth/*`` routes, ``/api/*`` routes behind API Gateway's JWT authorizer.
+
+Riders reach it only through the site's distribution (same origin as the app: no CORS); its issuer is
+``{SITE_URL}/auth``, so the authorizer is made once the distribution (which points at this API) exists.
+"""
 
 from __future__ import annotations
 
+import json
+
 import jsii
-from aws_cdk import Duration
+from aws_cdk import Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
@@ -16,20 +22,49 @@ from ridelines.settings import JWT_AUDIENCE
 from stacks.nag import acknowledge
 from stacks.settings import PROJECT, EnvironmentSettings
 
-GET, POST, DELETE = apigwv2.HttpMethod.GET, apigwv2.HttpMethod.POST, apigwv2.HttpMethod.DELETE
+GET, POST, PUT, DELETE = (
+    apigwv2.HttpMethod.GET,
+    apigwv2.HttpMethod.POST,
+    apigwv2.HttpMethod.PUT,
+    apigwv2.HttpMethod.DELETE,
+)
 
 PUBLIC_ROUTES = (
     ("/auth/login", GET),
     ("/auth/callback", GET),
+    ("/auth/logout", POST),
     ("/auth/.well-known/openid-configuration", GET),
     ("/auth/.well-known/jwks.json", GET),
 )
 PROTECTED_ROUTES = (
     ("/api/user", GET),
     ("/api/user", DELETE),
+    ("/api/user/privacy", GET),
+    ("/api/user/privacy", PUT),
+    ("/api/user/explorer", GET),
+    ("/api/user/export", GET),
     ("/api/sync", POST),
     ("/api/sync", GET),
 )
+
+# HTTP API access log variables (not REST API ones): what answered, how, how fast, and why a JWT failed.
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "routeKey": "$context.routeKey",
+    "method": "$context.httpMethod",
+    "path": "$context.path",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationStatus": "$context.integrationStatus",
+    "integrationError": "$context.integrationErrorMessage",
+    "authorizerError": "$context.authorizer.error",
+    "errorMessage": "$context.error.message",
+}
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)
@@ -45,11 +80,11 @@ class _AccessLogs:
 
     @property
     def format(self) -> apigateway.AccessLogFormat | None:
-        return None  # CDK's default JSON format: requestId, ip, routeKey, status, latency...
+        return apigateway.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")))
 
 
 class RidelinesHttpApi(Construct):
-    """Created first so the Lambdas can be told its URL; :meth:`add_routes` wires them in after."""
+    """Created first (the distribution points at it); :meth:`add_routes` wires the Lambdas in after."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings) -> None:
         super().__init__(scope, construct_id)
@@ -59,17 +94,6 @@ class RidelinesHttpApi(Construct):
             api_name=f"{PROJECT}-{settings.name}",
             description=f"Ridelines {settings.name}: login (/auth) and the user API (/api)",
             create_default_stage=False,
-            cors_preflight=apigwv2.CorsPreflightOptions(
-                allow_origins=[settings.frontend_url],
-                allow_methods=[
-                    apigwv2.CorsHttpMethod.GET,
-                    apigwv2.CorsHttpMethod.POST,
-                    apigwv2.CorsHttpMethod.DELETE,
-                    apigwv2.CorsHttpMethod.OPTIONS,
-                ],
-                allow_headers=["Authorization", "Content-Type"],
-                max_age=Duration.hours(1),
-            ),
         )
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", retention=settings.log_retention, removal_policy=settings.removal_policy
@@ -83,17 +107,20 @@ class RidelinesHttpApi(Construct):
                 rate_limit=settings.api_throttle_rate, burst_limit=settings.api_throttle_burst
             ),
         )
-        # The base URL handlers build links with: https://{api-id}.execute-api.{region}.amazonaws.com
-        self.url = self.api.api_endpoint
-        self.issuer = f"{self.url}/auth"
+        stack = Stack.of(self)
+        # The distribution's origin: {api-id}.execute-api.{region}.amazonaws.com (from the Api alone, so
+        # the distribution does not wait for routes, whose Lambdas need the distribution's domain).
+        self.domain_name = f"{self.api.api_id}.execute-api.{stack.region}.{stack.url_suffix}"
+
+    def add_routes(self, *, auth: lambda_.IFunction, user: lambda_.IFunction, site_url: str) -> None:
+        """Routes per DESIGN §3.1; ``/api/*`` behind the JWT authorizer whose issuer is ``{site_url}/auth``."""
+        self.issuer = f"{site_url}/auth"
         self.authorizer = authorizers.HttpJwtAuthorizer(
             "JwtAuthorizer",
             jwt_issuer=self.issuer,
             jwt_audience=[JWT_AUDIENCE],
             identity_source=["$request.header.Authorization"],
         )
-
-    def add_routes(self, *, auth: lambda_.IFunction, user: lambda_.IFunction) -> None:
         auth_integration = integrations.HttpLambdaIntegration("AuthIntegration", auth)
         user_integration = integrations.HttpLambdaIntegration("UserIntegration", user)
         for path, method in PUBLIC_ROUTES:
@@ -101,8 +128,8 @@ class RidelinesHttpApi(Construct):
                 acknowledge(
                     route,
                     "APIG4",
-                    f"{method.value} {path} is how a session starts or is verified (OAuth login/callback, "
-                    "OIDC discovery, JWKS): it must be callable without a token, so it has no authorizer.",
+                    f"{method.value} {path} is how a session starts, ends or is verified (OAuth login/callback, "
+                    "logout, OIDC discovery, JWKS): it must be callable without a token, so no authorizer.",
                 )
         for path, method in PROTECTED_ROUTES:
             self.api.add_routes(

@@ -1,4 +1,4 @@
-"""KMS keys: an asymmetric key that signs the JWTs, a symmetric one that encrypts stored tokens."""
+"""KMS keys: asymmetric keys that sign the JWTs and the tiles cookies, a symmetric one for stored tokens."""
 
 from __future__ import annotations
 
@@ -50,3 +50,26 @@ class TokenEncryptionKey(Construct):
         )
         _stable_id(self.key, "TokenEncryptionKey")
         self.alias = self.key.add_alias(settings.alias_name("token"))
+
+
+class TilesSigningKey(Construct):
+    """ECC_NIST_P256 SIGN_VERIFY: signs the CloudFront tiles cookies (ECDSA_SHA_256) inside KMS.
+
+    Its public half is registered as a CloudFront public key at deploy (the site-content custom
+    resource reads it with kms:GetPublicKey); the private half never leaves KMS, so no private key
+    is in code, an environment variable, a log or the repository. Rotation: README "Tiles key rotation".
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"Ridelines {settings.name}: signs CloudFront tiles cookies (ECDSA P-256)",
+            key_spec=kms.KeySpec.ECC_NIST_P256,
+            key_usage=kms.KeyUsage.SIGN_VERIFY,
+            pending_window=Duration.days(30 if settings.retain_data else 7),
+            removal_policy=settings.removal_policy,
+        )
+        _stable_id(self.key, "TilesSigningKey")
+        self.alias = self.key.add_alias(settings.alias_name("tiles"))

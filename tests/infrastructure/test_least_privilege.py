@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-KEYS = ("auth", "user", "sync")
+KEYS = ("auth", "user", "sync", "site_content")
 # Actions AWS only grants on Resource "*" (no resource-level permissions).
 RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
@@ -52,7 +52,7 @@ def test_each_function_has_its_own_role_without_managed_policies(env: Any) -> No
         fn["Properties"]["Role"]["Fn::GetAtt"][0]
         for fn in env.resources("api", "AWS::Lambda::Function").values()
     ]
-    assert len(set(fn_roles)) == 3
+    assert len(set(fn_roles)) == 4
     for role in fn_roles:
         props = roles[role]["Properties"]
         assert "ManagedPolicyArns" not in props
@@ -61,10 +61,48 @@ def test_each_function_has_its_own_role_without_managed_policies(env: Any) -> No
         }
 
 
-def test_only_auth_may_sign_and_read_the_public_key(env: Any) -> None:
-    assert who_may(env, "kms:Sign") == {"auth"}
-    (statement,) = actions_on(role_statements(env)["auth"], "kms:Sign")
-    assert "JwtSigningKey" in resource_text(statement)
+def test_only_auth_signs_sessions_auth_and_user_sign_tiles_cookies(env: Any) -> None:
+    assert who_may(env, "kms:Sign") == {"auth", "user"}
+    statements = role_statements(env)
+    signers: dict[str, set[str]] = {}
+    for key in ("auth", "user"):
+        for statement in actions_on(statements[key], "kms:Sign"):
+            text = resource_text(statement)
+            for name in ("JwtSigningKey", "TilesSigningKey", "TokenEncryptionKey"):
+                if name in text:
+                    signers.setdefault(name, set()).add(key)
+            if "TilesSigningKey" in text:
+                assert statement["Condition"] == {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256"}}
+                assert "JwtSigningKey" not in text
+    assert signers == {"JwtSigningKey": {"auth"}, "TilesSigningKey": {"auth", "user"}}
+
+
+def test_only_the_deploy_time_function_reads_public_keys_besides_auth(env: Any) -> None:
+    assert who_may(env, "kms:GetPublicKey") == {"auth", "site_content"}
+    keys = {
+        name
+        for statement in actions_on(role_statements(env)["site_content"], "kms:GetPublicKey")
+        for name in ("JwtSigningKey", "TilesSigningKey", "TokenEncryptionKey")
+        if name in resource_text(statement)
+    }
+    assert keys == {"JwtSigningKey", "TilesSigningKey"}
+
+
+def test_the_deploy_time_function_writes_only_the_web_bucket_and_reads_only_its_assets(env: Any) -> None:
+    statements = role_statements(env)["site_content"]
+    s3_actions = {a for s in statements for a in _as_list(s["Action"]) if a.startswith("s3:")}
+    assert s3_actions == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"}
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:ListBucket"):
+        for statement in actions_on(statements, action):
+            for resource in _as_list(statement["Resource"]):
+                assert json.dumps(resource).startswith('{"Fn::') and "WebBucket" in json.dumps(resource)
+    for statement in actions_on(statements, "s3:GetObject"):
+        for resource in _as_list(statement["Resource"]):
+            text = json.dumps(resource)
+            assert "cdk-hnb659fds-assets" in text and ".zip" in text and "*" not in text
+    assert not [
+        a for s in statements for a in _as_list(s["Action"]) if a.startswith(("dynamodb:", "kms:Sign"))
+    ]
 
 
 def test_only_auth_encrypts_tokens_user_and_sync_decrypt_with_context(env: Any) -> None:
@@ -88,7 +126,7 @@ def test_only_sync_writes_tiles(env: Any) -> None:
             if "/tiles/" in resource_text(statement):
                 writers.add(key)
     assert writers == {"sync"}
-    assert who_may(env, "s3:PutObject") == {"sync"}
+    assert who_may(env, "s3:PutObject") == {"sync", "site_content"}  # site_content: the web bucket only
 
 
 def test_only_sync_and_user_invalidate_this_distribution(env: Any) -> None:
@@ -96,7 +134,7 @@ def test_only_sync_and_user_invalidate_this_distribution(env: Any) -> None:
     for key in ("sync", "user"):
         for statement in actions_on(role_statements(env)[key], "cloudfront:CreateInvalidation"):
             text = resource_text(statement)
-            assert ":distribution/" in text and "TilesDistribution" in text
+            assert ":distribution/" in text and "SiteDistribution" in text
 
 
 def test_only_user_invokes_sync_besides_sync_itself(env: Any) -> None:
@@ -110,7 +148,23 @@ def test_auth_touches_no_bucket_and_user_only_deletes(env: Any) -> None:
     statements = role_statements(env)
     assert not [a for s in statements["auth"] for a in _as_list(s["Action"]) if a.startswith("s3:")]
     user_s3 = {a for s in statements["user"] for a in _as_list(s["Action"]) if a.startswith("s3:")}
-    assert user_s3 == {"s3:DeleteObject", "s3:ListBucket"}
+    assert user_s3 == {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"}
+
+
+def test_user_erases_every_version_under_exactly_the_rider_prefixes(env: Any) -> None:
+    """Issue 10.4: account deletion lists versions (prefix-conditioned) and deletes them, nothing else."""
+    statements = role_statements(env)["user"]
+    (listing,) = actions_on(statements, "s3:ListBucketVersions")
+    assert "s3:ListBucket" in _as_list(listing["Action"])
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["athletes/*", "tiles/*"]}}
+    assert "DataBucketArn" in resource_text(listing) and "*" not in resource_text(listing)
+    (deleting,) = actions_on(statements, "s3:DeleteObjectVersion")
+    resources = [json.dumps(r) for r in _as_list(deleting["Resource"])]
+    assert len(resources) == 2
+    assert any(r.endswith('/athletes/*"]]}') for r in resources)
+    assert any(r.endswith('/tiles/*"]]}') for r in resources)
+    assert who_may(env, "s3:DeleteObjectVersion") == {"user"}
+    assert who_may(env, "s3:ListBucketVersions") == {"user"}
 
 
 def test_table_access_per_function(env: Any) -> None:
@@ -150,6 +204,8 @@ def test_no_wildcard_actions_and_no_star_resource_on_data(env: Any, key: str) ->
 
 def test_bucket_wildcards_are_prefix_scoped(env: Any) -> None:
     for key, statements in role_statements(env).items():
+        if key == "site_content":  # the web bucket alone (its own test above)
+            continue
         for statement in statements:
             if not any(a.startswith("s3:") for a in _as_list(statement["Action"])):
                 continue

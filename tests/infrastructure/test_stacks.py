@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from ridelines import settings as names
-from stacks.settings import AUTH, FUNCTIONS, SYNC, USER, cdk_json_context
+from stacks.settings import AUTH, FUNCTIONS, SITE_CONTENT, SYNC, USER
 
-FRONTEND_URLS = {env: block["frontend_url"] for env, block in cdk_json_context()["ridelines"].items()}
+REPO = Path(__file__).resolve().parents[2]
 
 
 def functions(env: Any) -> dict[str, dict[str, Any]]:
@@ -39,11 +40,13 @@ def newest_python_runtime() -> str:
 # ---------------------------------------------------------------- Lambdas
 
 
-def test_three_functions_with_the_real_handlers(env: Any) -> None:
+def test_three_functions_and_the_deploy_time_one_with_the_real_handlers(env: Any) -> None:
     fns = functions(env)
-    assert set(fns) == {f"ridelines-{env.env}-{spec.key}" for spec in FUNCTIONS}
-    for spec in FUNCTIONS:
+    assert set(fns) == {f"ridelines-{env.env}-{spec.key}" for spec in (*FUNCTIONS, SITE_CONTENT)}
+    for spec in (*FUNCTIONS, SITE_CONTENT):
         assert by_key(env, spec.key)["Handler"] == f"{spec.key}.handler.lambda_handler"
+        module = spec.handler.rsplit(".", 1)[0].replace(".", "/")
+        assert (REPO / "lambdas" / f"{module}.py").is_file()
 
 
 def test_every_function_and_layer_is_arm64_on_the_newest_python(env: Any) -> None:
@@ -83,6 +86,7 @@ def test_only_sync_gets_the_tippecanoe_layer(env: Any) -> None:
     assert by_key(env, "sync")["Layers"] == [{"Ref": deps}, {"Ref": tippecanoe}]
     assert by_key(env, "auth")["Layers"] == [{"Ref": deps}]
     assert by_key(env, "user")["Layers"] == [{"Ref": deps}]
+    assert by_key(env, "site_content")["Layers"] == [{"Ref": deps}]
 
 
 def test_json_logs_xray_and_log_retention(env: Any) -> None:
@@ -112,6 +116,9 @@ def _imported(env: Any, value: Any) -> Any:
 
 def test_environment_variables_point_at_the_right_resources(env: Any) -> None:
     data = env.templates["data"]["Resources"]
+    api = env.templates["api"]["Resources"]
+    (distribution,) = env.resources("api", "AWS::CloudFront::Distribution")
+    (public_key,) = env.resources("api", "AWS::CloudFront::PublicKey")
     for spec in FUNCTIONS:
         variables = by_key(env, spec.key)["Environment"]["Variables"]
         assert _imported(env, variables[names.USERS_TABLE_NAME]) == {"Ref": "UsersTable"}
@@ -120,24 +127,23 @@ def test_environment_variables_point_at_the_right_resources(env: Any) -> None:
         assert _imported(env, variables[names.S3_BUCKET]) == {"Ref": "DataBucket"}
         assert _imported(env, variables[names.JWT_KMS_KEY_ID]) == {"Ref": "JwtSigningKey"}
         assert _imported(env, variables[names.TOKEN_KMS_KEY_ID]) == {"Ref": "TokenEncryptionKey"}
+        assert _imported(env, variables[names.TILES_SIGNING_KMS_KEY_ID]) == {"Ref": "TilesSigningKey"}
+        assert variables[names.TILES_KEY_PAIR_ID] == {"Ref": public_key}  # Ref of a PublicKey is its id
         assert _imported(env, variables[names.OAUTH_CREDENTIALS_SECRET_ARN]) == {"Ref": "OAuthClientSecret"}
-        distribution = _imported(env, variables[names.CLOUDFRONT_DISTRIBUTION_ID])
-        assert (
-            env.templates["storage"]["Resources"][distribution["Ref"]]["Type"]
-            == "AWS::CloudFront::Distribution"
-        )
-        tiles_url = variables[names.TILES_BASE_URL]["Fn::Join"][1]
-        assert tiles_url[0] == "https://"
-        assert _imported(env, tiles_url[1]) == {"Fn::GetAtt": [distribution["Ref"], "DomainName"]}
+        assert variables[names.CLOUDFRONT_DISTRIBUTION_ID] == {"Ref": distribution}
+        assert variables[names.SITE_URL] == {
+            "Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution, "DomainName"]}]]
+        }
         assert variables[names.SYNC_LAMBDA_FUNCTION_NAME] == f"ridelines-{env.env}-sync"
-        api = next(iter(env.resources("api", "AWS::ApiGatewayV2::Api")))
-        assert variables[names.API_URL] == {"Fn::GetAtt": [api, "ApiEndpoint"]}
-        assert variables[names.FRONTEND_URL] == FRONTEND_URLS[env.env]
         assert variables[names.INTERVALS_URL] == "https://intervals.icu"
         assert variables[names.JWT_LIFETIME_SECONDS] == str(12 * 3600)
         # Extra flags appended to ridelines.tiling's defaults; empty keeps the code's tuned settings.
         assert variables[names.TIPPECANOE_ARGS] == ""
+        # One origin: the three URLs of the old design are gone from the stacks (CONTRACTS.md).
+        for retired in ("FRONTEND_URL", "API_URL", "TILES_BASE_URL"):
+            assert retired not in variables
     assert data["UsersTable"]["Type"] == "AWS::DynamoDB::Table"
+    assert api[public_key]["Type"] == "AWS::CloudFront::PublicKey"
 
 
 def test_no_secret_values_in_environments(env: Any) -> None:
@@ -209,7 +215,9 @@ def test_dead_letter_and_failed_sync_alarms_watch_what_the_sync_produces(env: An
     assert failed["Namespace"] == sync_env["POWERTOOLS_METRICS_NAMESPACE"]
     assert failed["Dimensions"] == [{"Name": "service", "Value": sync_env["POWERTOOLS_SERVICE_NAME"]}]
     for alarm in alarms:  # one occurrence in one 5-minute period is enough to tell a human
-        assert alarm["Threshold"] == 1 and alarm["EvaluationPeriods"] == 1
+        if alarm["MetricName"] != "api.unauthorized":  # a 401 is normal; only a burst is news
+            assert alarm["Threshold"] == 1
+        assert alarm["EvaluationPeriods"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["TreatMissingData"] == "notBreaching"
 
@@ -228,10 +236,15 @@ def test_routes_are_exactly_the_contract(env: Any) -> None:
     assert set(_routes(env)) == {
         "GET /auth/login",
         "GET /auth/callback",
+        "POST /auth/logout",
         "GET /auth/.well-known/openid-configuration",
         "GET /auth/.well-known/jwks.json",
         "GET /api/user",
         "DELETE /api/user",
+        "GET /api/user/privacy",
+        "PUT /api/user/privacy",
+        "GET /api/user/explorer",
+        "GET /api/user/export",
         "POST /api/sync",
         "GET /api/sync",
     }
@@ -259,23 +272,25 @@ def test_routes_reach_the_right_function(env: Any) -> None:
         assert uri == _logical_id_of_function(env, expected), key
 
 
-def test_jwt_authorizer_issuer_and_audience(env: Any) -> None:
+def test_jwt_authorizer_issuer_is_the_site_and_audience(env: Any) -> None:
     (authorizer,) = env.resources("api", "AWS::ApiGatewayV2::Authorizer").values()
     props = authorizer["Properties"]
-    api = next(iter(env.resources("api", "AWS::ApiGatewayV2::Api")))
+    (distribution,) = env.resources("api", "AWS::CloudFront::Distribution")
     assert props["AuthorizerType"] == "JWT"
     assert props["IdentitySource"] == ["$request.header.Authorization"]
     assert props["JwtConfiguration"]["Audience"] == ["ridelines"]
     assert props["JwtConfiguration"]["Issuer"] == {
-        "Fn::Join": ["", [{"Fn::GetAtt": [api, "ApiEndpoint"]}, "/auth"]]
+        "Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution, "DomainName"]}, "/auth"]]
     }
 
 
-def test_api_cors_allows_only_the_frontend(env: Any) -> None:
+def test_api_has_no_cors_one_origin(env: Any) -> None:
+    """The app, /auth and /api share the site's origin: no CORS anywhere (and none to drift)."""
     (api,) = env.resources("api", "AWS::ApiGatewayV2::Api").values()
-    cors = api["Properties"]["CorsConfiguration"]
-    assert cors["AllowOrigins"] == [FRONTEND_URLS[env.env]]
-    assert "Authorization" in cors["AllowHeaders"]
+    assert "CorsConfiguration" not in api["Properties"]
+    assert "CorsConfiguration" not in _data_bucket(env)
+    for policy in env.resources("api", "AWS::CloudFront::ResponseHeadersPolicy").values():
+        assert "CorsConfig" not in policy["Properties"]["ResponseHeadersPolicyConfig"]
 
 
 def test_default_stage_has_access_logs_and_throttling(env: Any) -> None:
@@ -286,6 +301,40 @@ def test_default_stage_has_access_logs_and_throttling(env: Any) -> None:
     group = props["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]
     assert "RetentionInDays" in env.resources("api", "AWS::Logs::LogGroup")[group]["Properties"]
     assert props["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+
+
+def test_access_log_uses_http_api_variables(env: Any) -> None:
+    (stage,) = env.resources("api", "AWS::ApiGatewayV2::Stage").values()
+    log_format = json.loads(stage["Properties"]["AccessLogSettings"]["Format"])
+    for key, variable in {
+        "requestId": "$context.requestId",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "authorizerError": "$context.authorizer.error",
+        "integrationLatency": "$context.integrationLatency",
+        "integrationError": "$context.integrationErrorMessage",
+    }.items():
+        assert log_format[key] == variable
+    # REST API-only variables would log as '-': none of them.
+    assert not [v for v in log_format.values() if v.startswith("$context.authorizer.claims")]
+
+
+def test_api_5xx_and_401_burst_alarms(env: Any) -> None:
+    alarms = [a["Properties"] for a in env.resources("api", "AWS::CloudWatch::Alarm").values()]
+    (api,) = env.resources("api", "AWS::ApiGatewayV2::Api")
+    (server_errors,) = [a for a in alarms if a["MetricName"] == "5xx"]
+    assert server_errors["Namespace"] == "AWS/ApiGateway"
+    dims = {d["Name"]: d["Value"] for d in server_errors["Dimensions"]}
+    assert dims == {"ApiId": {"Ref": api}, "Stage": "$default"}
+    (burst,) = [a for a in alarms if a["MetricName"] == "api.unauthorized"]
+    assert burst["Threshold"] == (20 if env.env == "dev" else 50)
+    (metric_filter,) = env.resources("api", "AWS::Logs::MetricFilter").values()
+    (stage,) = env.resources("api", "AWS::ApiGatewayV2::Stage").values()
+    group = stage["Properties"]["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]
+    assert metric_filter["Properties"]["LogGroupName"] == {"Ref": group}
+    assert metric_filter["Properties"]["FilterPattern"] == '{ $.status = "401" }'
+    (transform,) = metric_filter["Properties"]["MetricTransformations"]
+    assert (transform["MetricNamespace"], transform["MetricName"]) == ("Ridelines", "api.unauthorized")
 
 
 # ---------------------------------------------------------------- Data
@@ -307,6 +356,17 @@ def test_tables_keys_ttl_pitr_on_demand(env: Any) -> None:
         "Enabled": True,
     }
     assert "TimeToLiveSpecification" not in tables["UsersTable"]["Properties"]
+
+
+def test_tiles_key_is_ecc_p256_sign_verify_with_alias(env: Any) -> None:
+    """Issue 10.1: CloudFront accepts ECDSA P-256 public keys; the private half stays in KMS."""
+    tiles = env.resources("data", "AWS::KMS::Key")["TilesSigningKey"]["Properties"]
+    assert (tiles["KeySpec"], tiles["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    aliases = {
+        a["Properties"]["AliasName"]: a["Properties"]["TargetKeyId"]
+        for a in env.resources("data", "AWS::KMS::Alias").values()
+    }
+    assert aliases[f"alias/ridelines-{env.env}-tiles"] == {"Fn::GetAtt": ["TilesSigningKey", "Arn"]}
 
 
 def test_jwt_key_is_rsa_sign_verify_with_alias_and_token_key_rotates(env: Any) -> None:
@@ -342,13 +402,22 @@ def _data_bucket(env: Any) -> dict[str, Any]:
     return env.resources("storage", "AWS::S3::Bucket")["DataBucket"]["Properties"]
 
 
+def _bucket_policies(env: Any) -> dict[str, list[dict[str, Any]]]:
+    """Bucket logical id -> statements, whichever stack writes the policy (the data bucket's is in api)."""
+    policies = {}
+    for part in ("storage", "api"):
+        for policy in env.resources(part, "AWS::S3::BucketPolicy").values():
+            bucket = policy["Properties"]["Bucket"]
+            if "Fn::ImportValue" in bucket:
+                bucket = env.export_value(bucket["Fn::ImportValue"])
+            policies[bucket["Ref"]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return policies
+
+
 def test_buckets_encrypted_private_and_tls_only(env: Any) -> None:
-    buckets = env.resources("storage", "AWS::S3::Bucket")
-    assert len(buckets) == 2
-    policies = {
-        p["Properties"]["Bucket"]["Ref"]: p["Properties"]["PolicyDocument"]["Statement"]
-        for p in env.resources("storage", "AWS::S3::BucketPolicy").values()
-    }
+    buckets = {**env.resources("storage", "AWS::S3::Bucket"), **env.resources("api", "AWS::S3::Bucket")}
+    assert set(buckets) == {"DataBucket", "WebBucket", next(k for k in buckets if k.startswith("AccessLogs"))}
+    policies = _bucket_policies(env)
     for logical_id, bucket in buckets.items():
         props = bucket["Properties"]
         rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
@@ -362,6 +431,7 @@ def test_buckets_encrypted_private_and_tls_only(env: Any) -> None:
         assert any(
             s["Effect"] == "Deny"
             and s["Action"] == "s3:*"
+            and s["Principal"] in ("*", {"AWS": "*"})
             and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
             for s in policies[logical_id]
         ), logical_id
@@ -372,60 +442,20 @@ def test_data_bucket_versioned_and_logged(env: Any) -> None:
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     log_bucket = next(k for k in env.resources("storage", "AWS::S3::Bucket") if k != "DataBucket")
     assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": log_bucket}
-    rules = props["LifecycleConfiguration"]["Rules"]
-    assert any("NoncurrentVersionExpiration" in r for r in rules)
     assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
 
 
-def test_only_this_distribution_reads_only_tiles(env: Any) -> None:
-    (distribution_id,) = env.resources("storage", "AWS::CloudFront::Distribution")
-    policy = next(
-        p["Properties"]["PolicyDocument"]["Statement"]
-        for p in env.resources("storage", "AWS::S3::BucketPolicy").values()
-        if p["Properties"]["Bucket"] == {"Ref": "DataBucket"}
-    )
-    allows = [s for s in policy if s["Effect"] == "Allow"]
-    assert len(allows) == 1
-    (allow,) = allows
-    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
-    assert allow["Action"] == "s3:GetObject"
-    assert allow["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": ["DataBucket", "Arn"]}, "/tiles/*"]]}
-    source_arn = json.dumps(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
-    assert f'"Ref": "{distribution_id}"' in source_arn
-    assert ":distribution/" in source_arn
-
-
-def test_distribution_uses_oac_and_serves_tiles_immutably(env: Any) -> None:
-    storage = env.templates["storage"]["Resources"]
-    (oac_id,) = env.resources("storage", "AWS::CloudFront::OriginAccessControl")
-    oac = storage[oac_id]["Properties"]["OriginAccessControlConfig"]
-    assert oac["OriginAccessControlOriginType"] == "s3"
-    assert oac["SigningBehavior"] == "always"
-    assert oac["SigningProtocol"] == "sigv4"
-    (dist,) = env.resources("storage", "AWS::CloudFront::Distribution").values()
-    config = dist["Properties"]["DistributionConfig"]
-    (origin,) = config["Origins"]
-    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [oac_id, "Id"]}
-    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy OAI
-    assert origin["DomainName"] == {"Fn::GetAtt": ["DataBucket", "RegionalDomainName"]}
-    (tiles,) = config["CacheBehaviors"]
-    assert tiles["PathPattern"] == "tiles/*"
-    assert tiles["ViewerProtocolPolicy"] == "https-only"
-    assert set(tiles["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS"}
-    assert tiles["Compress"] is False  # byte ranges of already-compressed PMTiles
-    cache = storage[tiles["CachePolicyId"]["Ref"]]["Properties"]["CachePolicyConfig"]
-    assert cache["DefaultTTL"] == 365 * 24 * 3600
-    assert cache["MinTTL"] >= 24 * 3600
-    key = cache["ParametersInCacheKeyAndForwardedToOrigin"]
-    assert key["QueryStringsConfig"]["QueryStringBehavior"] == "none"
-    assert key["CookiesConfig"]["CookieBehavior"] == "none"
-    headers = storage[tiles["ResponseHeadersPolicyId"]["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]
-    cors = headers["CorsConfig"]
-    assert cors["AccessControlAllowOrigins"]["Items"] == [FRONTEND_URLS[env.env]]
-    assert "Range" in cors["AccessControlAllowHeaders"]["Items"]
-    assert "Content-Range" in cors["AccessControlExposeHeaders"]["Items"]
-    assert config["Logging"]["Bucket"]["Fn::GetAtt"][0] != "DataBucket"
-    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "https-only"
+def test_old_versions_of_archives_kept_days_and_of_tiles_one_day(env: Any) -> None:
+    """Issue 10.5: replaced archives keep old versions a few days (setting), rebuildable tiles one day."""
+    rules = {r["Id"]: r for r in _data_bucket(env)["LifecycleConfiguration"]["Rules"]}
+    athletes, tiles = rules["athletes-noncurrent-versions"], rules["tiles-noncurrent-versions"]
+    assert athletes["Prefix"] == "athletes/"
+    assert athletes["NoncurrentVersionExpiration"] == {"NoncurrentDays": 3 if env.env == "dev" else 7}
+    assert tiles["Prefix"] == "tiles/"
+    assert tiles["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    for rule in (athletes, tiles):
+        assert rule["Status"] == "Enabled" and rule["ExpiredObjectDeleteMarker"] is True
+    assert rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
 
 
 # ---------------------------------------------------------------- dev vs prod
@@ -441,7 +471,10 @@ STATEFUL = (
 
 @pytest.mark.parametrize("cfn_type", STATEFUL)
 def test_prod_retains_and_protects_dev_can_be_destroyed(dev: Any, prod: Any, cfn_type: str) -> None:
-    for resource in prod.all_resources(cfn_type).values():
+    for logical_id, resource in prod.all_resources(cfn_type).items():
+        if logical_id == "WebBucket":  # rewritten at every deploy: nothing in it to keep
+            assert resource["DeletionPolicy"] == "Delete"
+            continue
         assert resource["DeletionPolicy"] == "Retain"
         assert resource["UpdateReplacePolicy"] == "Retain"
     for resource in dev.all_resources(cfn_type).values():
@@ -469,7 +502,7 @@ def test_introspection_maps_every_env_var_to_a_resource_or_literal(env: Any) -> 
     from stacks.introspect import lambda_environments
 
     environments = lambda_environments(env.env, env.templates)
-    assert set(environments) == {"auth", "user", "sync"}
+    assert set(environments) == {"auth", "user", "sync", "site_content"}
     auth = environments["auth"]
     assert auth[names.USERS_TABLE_NAME] == {
         "stack": "data",
@@ -479,8 +512,9 @@ def test_introspection_maps_every_env_var_to_a_resource_or_literal(env: Any) -> 
     }
     assert auth[names.S3_BUCKET]["logical_id"] == "DataBucket"  # type: ignore[index]
     assert auth[names.JWT_KMS_KEY_ID]["type"] == "AWS::KMS::Key"  # type: ignore[index]
-    assert auth[names.API_URL]["attribute"] == "ApiEndpoint"  # type: ignore[index]
-    tiles = auth[names.TILES_BASE_URL]
-    assert tiles["join"][0] == "https://"  # type: ignore[index]
-    assert tiles["join"][1]["type"] == "AWS::CloudFront::Distribution"  # type: ignore[index]
+    site = auth[names.SITE_URL]
+    assert site["join"][0] == "https://"  # type: ignore[index]
+    assert site["join"][1]["type"] == "AWS::CloudFront::Distribution"  # type: ignore[index]
+    assert auth[names.TILES_SIGNING_KMS_KEY_ID]["logical_id"] == "TilesSigningKey"  # type: ignore[index]
+    assert auth[names.TILES_KEY_PAIR_ID]["type"] == "AWS::CloudFront::PublicKey"  # type: ignore[index]
     assert auth[names.SYNC_LAMBDA_FUNCTION_NAME] == f"ridelines-{env.env}-sync"

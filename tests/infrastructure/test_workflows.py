@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -70,4 +71,30 @@ def test_main_deploys_dev_then_prod_with_oidc() -> None:
         )
         assert creds["with"]["role-to-assume"].startswith("${{ vars.")
         assert "aws-access-key-id" not in creds["with"]  # no long-lived keys
-        assert f"make deploy ENV={env}" in runs(job)
+        steps = runs(job)
+        assert f"make deploy ENV={env}" in steps
+        # The smoke check of the environment follows its deploy in the same job.
+        assert steps.index(f"make smoke ENV={env}") == steps.index(f"make deploy ENV={env}") + 1
+
+
+def test_prod_deploys_only_after_dev_passed_its_smoke_check() -> None:
+    jobs = load("ci.yml")["jobs"]
+    dev_steps = runs(jobs["deploy-dev"])
+    assert dev_steps[-1] == "make smoke ENV=dev"  # a failing smoke fails deploy-dev, which prod needs
+    assert jobs["deploy-prod"]["needs"] == "deploy-dev"
+    assert "continue-on-error" not in jobs["deploy-dev"]
+    assert not [s for s in jobs["deploy-dev"]["steps"] if s.get("continue-on-error")]
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda p: p.name)
+def test_every_action_is_pinned_by_commit(path: Path) -> None:
+    workflow = yaml.safe_load(path.read_text())
+    uses = [step["uses"] for job in workflow["jobs"].values() for step in job["steps"] if "uses" in step]
+    assert uses
+    for ref in uses:
+        action, _, version = ref.partition("@")
+        assert re.fullmatch(r"[0-9a-f]{40}", version), f"{action} is pinned to {version!r}, not a commit"
+    text = path.read_text()
+    for line in text.splitlines():
+        if "uses:" in line:
+            assert re.search(r"@[0-9a-f]{40} # v\d", line), line  # the tag, for the next update
