@@ -21,6 +21,7 @@ GET, POST, DELETE = apigwv2.HttpMethod.GET, apigwv2.HttpMethod.POST, apigwv2.Htt
 PUBLIC_ROUTES = (
     ("/auth/login", GET),
     ("/auth/callback", GET),
+    ("/auth/logout", POST),  # verifies the session cookie itself (the cookie is not the authorizer's source)
     ("/auth/.well-known/openid-configuration", GET),
     ("/auth/.well-known/jwks.json", GET),
 )

@@ -228,6 +228,7 @@ def test_routes_are_exactly_the_contract(env: Any) -> None:
     assert set(_routes(env)) == {
         "GET /auth/login",
         "GET /auth/callback",
+        "POST /auth/logout",
         "GET /auth/.well-known/openid-configuration",
         "GET /auth/.well-known/jwks.json",
         "GET /api/user",
