@@ -75,7 +75,8 @@ class SiteChecks:
         seconds = _timed(response)
         document = _json(response, "the JWKS")
         keys = document.get("keys")
-        _expect(isinstance(keys, list) and keys, "the JWKS has no keys")
+        if not isinstance(keys, list) or not keys:
+            raise CheckFailed("the JWKS has no keys")
         for key in keys:
             _expect(
                 isinstance(key, dict)
