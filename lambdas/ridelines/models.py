@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -84,6 +85,17 @@ class User(BaseModel):
     encrypted_token: bytes | None = None  # ciphertext from TokenCipher; the plaintext is never stored
     tiles_key: str | None = None  # tiles/{athlete_id}/{content-hash}.pmtiles
     last_sync: dict[str, Any] | None = None  # summary of the last finished sync
+    # Sessions (JWTs) issued at or before this instant are refused (logout, account re-created).
+    sessions_valid_after: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConsumedState:
+    """What consuming an OAuth state found: its redirect path when it was used up now; otherwise
+    whether it exists but belongs to another browser (then it is left in place)."""
+
+    redirect_path: str | None = None
+    binding_mismatch: bool = False
 
 
 class OAuthCredentials(BaseModel):

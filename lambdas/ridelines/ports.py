@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from ridelines.models import OAuthCredentials, SyncRecord, User
+from ridelines.models import ConsumedState, OAuthCredentials, SyncRecord, User
 
 
 class BlobStore(Protocol):
@@ -67,17 +67,24 @@ class UserRepository(Protocol):
 
     def set_last_sync(self, athlete_id: str, summary: Mapping[str, Any], now: datetime) -> None: ...
 
+    def end_sessions(self, athlete_id: str, at: datetime) -> None:
+        """Refuse every session issued at or before ``at`` (stored to the millisecond); nothing
+        happens when the row is gone. A new row gets ``sessions_valid_after`` just before its
+        creation, so the sessions of a deleted account stay dead when the rider comes back."""
+        ...
+
     def delete(self, athlete_id: str) -> None: ...
 
 
 class OAuthStateRepository(Protocol):
-    def put(self, state: str, redirect_path: str, expires_at: datetime) -> None: ...
+    def put(self, state: str, redirect_path: str, expires_at: datetime, binding_hash: str) -> None: ...
 
-    def consume(self, state: str, now: datetime) -> str | None:
-        """Atomically delete the state and return its redirect path.
+    def consume(self, state: str, binding_hash: str, now: datetime) -> ConsumedState:
+        """Atomically delete the state if its stored binding hash is ``binding_hash``, and return
+        its redirect path.
 
-        None when unknown, already consumed, or expired at ``now`` (DynamoDB's TTL deletes late,
-        so expiry is checked here, in code).
+        No path when unknown, already consumed, expired at ``now`` (DynamoDB's TTL deletes late,
+        so expiry is checked here, in code), or bound to another browser (then it is kept).
         """
         ...
 
@@ -107,7 +114,8 @@ class SyncStateRepository(Protocol):
 
 
 class Signer(Protocol):
-    """RSASSA_PKCS1_V1_5_SHA_256 over a RAW message (KMS ``Sign``)."""
+    """A signature over a RAW message with the key's algorithm (KMS ``Sign``): RSASSA_PKCS1_V1_5_SHA_256
+    for the session key, ECDSA_SHA_256 (DER) for the tiles cookie key."""
 
     @property
     def key_id(self) -> str: ...

@@ -21,11 +21,13 @@ CLOUDFRONT_DISTRIBUTION_ID = "CLOUDFRONT_DISTRIBUTION_ID"
 # The tiles cookies: a KMS ECC_NIST_P256 signing key and the CloudFront public key registered from it
 TILES_SIGNING_KMS_KEY_ID = "TILES_SIGNING_KMS_KEY_ID"
 TILES_KEY_PAIR_ID = "TILES_KEY_PAIR_ID"
-# URLs: the site is one origin (web app, /auth, /api, /tiles); SITE_URL replaces the three below
+# The site is one origin (web app, /auth, /api, /tiles): issuer {SITE_URL}/auth, redirect_uri
+# {SITE_URL}/auth/callback, tiles_url a same-origin path /tiles/...
 SITE_URL = "SITE_URL"
+# Read by no code any more; the stacks still set them until the one-distribution stacks land (then delete).
 FRONTEND_URL = "FRONTEND_URL"
 API_URL = "API_URL"
-TILES_BASE_URL = "TILES_BASE_URL"  # e.g. https://dxxxx.cloudfront.net ; tiles_url = TILES_BASE_URL/tiles/...
+TILES_BASE_URL = "TILES_BASE_URL"
 INTERVALS_URL = "INTERVALS_URL"
 # Behaviour
 TIPPECANOE_ARGS = "TIPPECANOE_ARGS"
@@ -34,6 +36,7 @@ INCLUDE_VIRTUAL = "RIDELINES_INCLUDE_VIRTUAL"
 RATE_LIMIT_PER_SECOND = "RIDELINES_RATE_LIMIT_PER_SECOND"
 OAUTH_CLIENT_ID = "RIDELINES_OAUTH_CLIENT_ID"
 OAUTH_CLIENT_SECRET = "RIDELINES_OAUTH_CLIENT_SECRET"  # only seeds the local stack's emulated secret
+BASEMAP_STYLE_URL = "RIDELINES_BASEMAP_STYLE_URL"  # the local stack's /config.json (else the offline basemap)
 
 DEFAULT_INTERVALS_URL = "https://intervals.icu"
 DEFAULT_JWT_LIFETIME_SECONDS = 12 * 3600

@@ -32,7 +32,7 @@ GET, POST, PUT, DELETE = (
 PUBLIC_ROUTES = (
     ("/auth/login", GET),
     ("/auth/callback", GET),
-    ("/auth/logout", POST),
+    ("/auth/logout", POST),  # verifies the session cookie itself (the cookie is not the authorizer's source)
     ("/auth/.well-known/openid-configuration", GET),
     ("/auth/.well-known/jwks.json", GET),
 )

@@ -88,8 +88,28 @@ def local_stack() -> Iterator[Running]:
         stop_serve(running)
 
 
+def browser_cookies(session: requests.Session) -> requests.Session:
+    """Let ``session`` send its ``Secure`` cookies over http://127.0.0.1, as browsers do for localhost
+    (Python's cookie jar sends them over https only, and requests ignores a jar's own policy)."""
+    if getattr(session, "_sends_secure_cookies_locally", False):
+        return session
+    original = session.send
+
+    def send(request: Any, **kwargs: Any) -> Any:
+        response = original(request, **kwargs)
+        for cookie in session.cookies:
+            cookie.secure = False
+        return response
+
+    session.send = send  # type: ignore[method-assign]
+    session._sends_secure_cookies_locally = True  # type: ignore[attr-defined]
+    return session
+
+
 def login(session: requests.Session, base_url: str) -> str:
-    """The whole OAuth dance over HTTP: login -> stand-in consent (approve) -> callback -> JWT."""
+    """The whole OAuth dance over HTTP: login -> stand-in consent (approve) -> callback; the session
+    cookie (returned, for scripts' bearer calls) and the tiles cookies stay in ``session``."""
+    browser_cookies(session)
     start = session.get(f"{base_url}/auth/login", params={"redirect_path": "/"}, allow_redirects=False)
     assert start.status_code == 302, start.text
     authorize_url = start.headers["Location"]
@@ -103,9 +123,10 @@ def login(session: requests.Session, base_url: str) -> str:
     assert callback.startswith(f"{base_url}/auth/callback?")
     done = session.get(callback, allow_redirects=False)
     assert done.status_code == 302, done.text
-    location = done.headers["Location"]
-    assert location.startswith(f"{base_url}/#token="), location.split("#")[0]
-    return location.split("#token=", 1)[1]
+    assert done.headers["Location"] == f"{base_url}/"  # no token in the URL
+    token = session.cookies.get("__Host-ridelines-session")
+    assert token, "the callback set no session cookie"
+    return str(token)
 
 
 def wait_for_sync(session: requests.Session, base_url: str, token: str) -> dict[str, Any]:
@@ -123,6 +144,12 @@ def wait_for_sync(session: requests.Session, base_url: str, token: str) -> dict[
 @pytest.fixture(scope="session")
 def do_login() -> Any:
     return login
+
+
+@pytest.fixture(scope="session")
+def new_browser() -> Any:
+    """A requests session that keeps cookies like a browser on 127.0.0.1."""
+    return lambda: browser_cookies(requests.Session())
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ridelines.auth.sessions import epoch_ms, from_epoch_ms, valid_after_for_new_account
 from ridelines.errors import NotFound, SyncInProgress
-from ridelines.models import OAuthCredentials, SyncRecord, SyncStatus, User
+from ridelines.models import ConsumedState, OAuthCredentials, SyncRecord, SyncStatus, User
 
 
 class MemoryBlobStore:
@@ -94,6 +95,7 @@ class MemoryUserRepository:
                     created_at=now,
                     updated_at=now,
                     encrypted_token=encrypted_token,
+                    sessions_valid_after=valid_after_for_new_account(now),
                 )
             self.users[athlete_id] = user
             return user.model_copy(deep=True)
@@ -114,6 +116,13 @@ class MemoryUserRepository:
             user = self._existing(athlete_id)
             self.users[athlete_id] = user.model_copy(update={"last_sync": dict(summary), "updated_at": now})
 
+    def end_sessions(self, athlete_id: str, at: datetime) -> None:
+        with self._lock:
+            user = self.users.get(athlete_id)
+            ended = from_epoch_ms(epoch_ms(at))  # to the millisecond, like the DynamoDB adapter
+            if user is not None and (user.sessions_valid_after is None or user.sessions_valid_after < ended):
+                self.users[athlete_id] = user.model_copy(update={"sessions_valid_after": ended})
+
     def delete(self, athlete_id: str) -> None:
         with self._lock:
             self.users.pop(athlete_id, None)
@@ -121,19 +130,24 @@ class MemoryUserRepository:
 
 class MemoryOAuthStateRepository:
     def __init__(self) -> None:
-        self.states: dict[str, tuple[str, datetime]] = {}
+        self.states: dict[str, tuple[str, datetime, str]] = {}  # state -> (path, expiry, binding hash)
         self._lock = threading.Lock()
 
-    def put(self, state: str, redirect_path: str, expires_at: datetime) -> None:
+    def put(self, state: str, redirect_path: str, expires_at: datetime, binding_hash: str) -> None:
         with self._lock:
-            self.states[state] = (redirect_path, expires_at)
+            self.states[state] = (redirect_path, expires_at, binding_hash)
 
-    def consume(self, state: str, now: datetime) -> str | None:
+    def consume(self, state: str, binding_hash: str, now: datetime) -> ConsumedState:
         with self._lock:
-            entry = self.states.pop(state, None)
-        if entry is None or entry[1] <= now:
-            return None
-        return entry[0]
+            entry = self.states.get(state)
+            if entry is None:
+                return ConsumedState()
+            if entry[2] != binding_hash:
+                return ConsumedState(binding_mismatch=True)
+            del self.states[state]
+        if entry[1] <= now:
+            return ConsumedState()
+        return ConsumedState(redirect_path=entry[0])
 
 
 class MemorySyncStateRepository:

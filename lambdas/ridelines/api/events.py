@@ -18,6 +18,7 @@ def http_api_event(
     headers: Mapping[str, str] | None = None,
     body: str | None = None,
     claims: Mapping[str, Any] | None = None,
+    cookies: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     request_context: dict[str, Any] = {
         "accountId": "123456789012",
@@ -38,7 +39,7 @@ def http_api_event(
     }
     if claims is not None:
         request_context["authorizer"] = authorizer_context(claims)
-    return {
+    event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": f"{method} {path}",
         "rawPath": path,
@@ -49,3 +50,6 @@ def http_api_event(
         "body": body,
         "isBase64Encoded": False,
     }
+    if cookies:  # API Gateway moves the Cookie header into this list
+        event["cookies"] = [f"{name}={value}" for name, value in cookies.items()]
+    return event

@@ -36,8 +36,9 @@ class UserProfile(BaseModel):
     last_sync: dict[str, Any] | None
 
     @classmethod
-    def of(cls, user: User, tiles_base_url: str) -> UserProfile:
-        tiles_url = f"{tiles_base_url.rstrip('/')}/{user.tiles_key}" if user.tiles_key else None
+    def of(cls, user: User) -> UserProfile:
+        # A same-origin path: the browser sends the rider's tiles cookies with it.
+        tiles_url = f"/{user.tiles_key.lstrip('/')}" if user.tiles_key else None
         return cls(
             athlete_id=user.athlete_id,
             name=user.name,

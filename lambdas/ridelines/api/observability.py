@@ -34,7 +34,7 @@ def make_lambda_handler(build_app: Callable[[], APIGatewayHttpResolver]) -> Lamb
     app: APIGatewayHttpResolver | None = None
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)  # responses carry JWTs in Location
+    @tracer.capture_lambda_handler(capture_response=False)  # responses carry JWTs and signed cookies
     @metrics.log_metrics(raise_on_empty_metrics=False)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         nonlocal app

@@ -9,19 +9,25 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.shared.cookies import Cookie
 
 from ridelines import settings
 from ridelines.api.account import DEFAULT_SYNC_LEASE_SECONDS, AccountService
 from ridelines.api.errors import NO_STORE, register_error_handlers
 from ridelines.api.models import SyncQueued, SyncStartBody, SyncView, UserProfile
 from ridelines.api.observability import count, logger
+from ridelines.api.origin import same_origin_guard
 from ridelines.api.settings import required, url, utc_now
+from ridelines.auth.cookies import cleared_session_cookie
 from ridelines.auth.intervals_oauth import IntervalsOAuthClient
+from ridelines.auth.sessions import ensure_current
+from ridelines.auth.tiles_cookies import TilesCookieIssuer
 from ridelines.errors import InvalidInput, Unauthorized
 from ridelines.ports import (
     BlobStore,
     CdnInvalidator,
+    Signer,
     SyncInvoker,
     SyncStateRepository,
     TokenCipher,
@@ -41,8 +47,9 @@ class UserDeps:
     invoker: SyncInvoker
     cipher: TokenCipher
     intervals: IntervalsOAuthClient
-    frontend_url: str
-    tiles_base_url: str
+    site_url: str
+    tiles_signer: Signer  # ECDSA P-256 tiles cookie key (refreshed by GET /api/user)
+    tiles_key_pair_id: str
     sync_lease_seconds: int = DEFAULT_SYNC_LEASE_SECONDS
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -84,6 +91,11 @@ class UserDeps:
 
             return KmsTokenCipher(required(settings.TOKEN_KMS_KEY_ID))
 
+        def tiles_signer() -> Signer:
+            from ridelines.adapters.aws.kms import TILES_SIGNING_ALGORITHM, KmsSigner
+
+            return KmsSigner(required(settings.TILES_SIGNING_KMS_KEY_ID), algorithm=TILES_SIGNING_ALGORITHM)
+
         builders: dict[str, Callable[[], Any]] = {
             "users": users,
             "syncs": syncs,
@@ -92,8 +104,9 @@ class UserDeps:
             "invoker": invoker,
             "cipher": cipher,
             "intervals": lambda: IntervalsOAuthClient(settings.intervals_url()),
-            "frontend_url": lambda: url(settings.FRONTEND_URL),
-            "tiles_base_url": lambda: url(settings.TILES_BASE_URL),
+            "site_url": lambda: url(settings.SITE_URL),
+            "tiles_signer": tiles_signer,
+            "tiles_key_pair_id": lambda: required(settings.TILES_KEY_PAIR_ID),
         }
         values = {name: overrides[name] if name in overrides else build() for name, build in builders.items()}
         for optional in ("sync_lease_seconds", "clock"):
@@ -103,8 +116,11 @@ class UserDeps:
 
 
 def create_app(deps: UserDeps) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(cors=CORSConfig(allow_origin=deps.frontend_url, max_age=600))
+    # One origin: the app calls /api on its own site, so no CORS configuration at all.
+    app = APIGatewayHttpResolver()
     register_error_handlers(app)
+    app.use(middlewares=[same_origin_guard(deps.site_url)])
+    tiles = TilesCookieIssuer(deps.tiles_signer, deps.site_url, deps.tiles_key_pair_id)
     account = AccountService(
         users=deps.users,
         syncs=deps.syncs,
@@ -117,18 +133,36 @@ def create_app(deps: UserDeps) -> APIGatewayHttpResolver:
         sync_lease_seconds=deps.sync_lease_seconds,
     )
 
+    def claims() -> dict[str, Any]:
+        return dict(app.current_event.request_context.authorizer.jwt_claim or {})
+
     def athlete_id() -> str:
-        """The authorizer's verified ``sub``: the only source of identity (never body, path or query)."""
-        sub = app.current_event.request_context.authorizer.jwt_claim.get("sub")
+        """The authorizer's verified ``sub``: the only source of identity (never body, path or query),
+        from a session that was not ended (logout, account deletion) since it was issued."""
+        verified = claims()
+        sub = verified.get("sub")
         if not isinstance(sub, str) or not _ATHLETE_ID.match(sub):
             raise Unauthorized("missing or invalid identity")
         logger.append_keys(athlete_id=sub)
+        user = deps.users.get(sub)
+        ensure_current(verified, user.sessions_valid_after if user else None)
         return sub
+
+    def session_expiry() -> int:
+        raw = claims().get("exp")
+        try:
+            return int(str(raw))
+        except ValueError:
+            raise Unauthorized("the session has no expiry") from None
 
     @app.get("/api/user")
     def get_user() -> Response:
-        profile = UserProfile.of(account.user(athlete_id()), deps.tiles_base_url)
-        return _json(200, profile.model_dump(mode="json"))
+        rider = athlete_id()
+        profile = UserProfile.of(account.user(rider))
+        # Fresh tiles cookies, never outliving the session that asked for them.
+        now = int(deps.clock().timestamp())
+        refreshed = tiles.cookies(rider, expires_at=session_expiry(), now=now)
+        return _json(200, profile.model_dump(mode="json"), cookies=refreshed)
 
     @app.post("/api/sync")
     def post_sync() -> Response:
@@ -145,10 +179,17 @@ def create_app(deps: UserDeps) -> APIGatewayHttpResolver:
 
     @app.delete("/api/user")
     def delete_user() -> Response:
-        account.delete_account(athlete_id())
+        rider = athlete_id()
+        account.delete_account(rider)
         logger.info("account deleted")
         count("AccountDeleted")
-        return Response(status_code=204, body="", headers=dict(NO_STORE))
+        # The row is gone; a new one (the rider coming back) refuses every older session.
+        return Response(
+            status_code=204,
+            body="",
+            headers=dict(NO_STORE),
+            cookies=[cleared_session_cookie(), *tiles.cleared(rider)],
+        )
 
     return app
 
@@ -167,7 +208,11 @@ def _sync_body(raw: str | None) -> SyncStartBody:
     return SyncStartBody.model_validate(data)
 
 
-def _json(status: int, body: dict[str, Any]) -> Response:
+def _json(status: int, body: dict[str, Any], *, cookies: list[Cookie] | None = None) -> Response:
     return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=dict(NO_STORE)
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers=dict(NO_STORE),
+        cookies=cookies,
     )

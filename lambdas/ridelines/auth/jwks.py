@@ -43,14 +43,14 @@ class JwksDocument:
             return self._cached
 
 
-def openid_configuration(api_url: str) -> dict[str, Any]:
-    issuer = issuer_for(api_url)
+def openid_configuration(site_url: str) -> dict[str, Any]:
+    issuer = issuer_for(site_url)
     return {
         "issuer": issuer,
-        "jwks_uri": jwks_uri_for(api_url),
+        "jwks_uri": jwks_uri_for(site_url),
         "authorization_endpoint": f"{issuer}/login",
         "response_types_supported": ["token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [JWT_ALGORITHM],
-        "claims_supported": ["iss", "aud", "sub", "name", "iat", "nbf", "exp", "jti"],
+        "claims_supported": ["iss", "aud", "sub", "name", "iat", "iat_ms", "nbf", "exp", "jti"],
     }

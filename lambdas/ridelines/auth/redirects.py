@@ -1,6 +1,6 @@
 """Where the browser may be sent after login: only a same-site relative path.
 
-The path is appended to ``FRONTEND_URL``, so anything a browser could read as another origin
+The path is appended to ``SITE_URL``, so anything a browser could read as another origin
 (``//host``, ``/\\host``, a scheme, or the same hidden behind percent-encoding) is an open
 redirect and is refused.
 """
@@ -14,8 +14,7 @@ from ridelines.errors import InvalidInput
 
 DEFAULT_REDIRECT_PATH = "/"
 MAX_REDIRECT_PATH_LENGTH = 512
-# RFC 3986 path/query characters. No '#' (the token travels in the fragment we append),
-# no backslash, no whitespace or controls.
+# RFC 3986 path/query characters. No '#', no backslash, no whitespace or controls.
 _ALLOWED = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$")
 # Browsers decode at most a couple of layers; checking until stable (bounded) covers double-encoding.
 _MAX_DECODE_ROUNDS = 4
@@ -57,6 +56,6 @@ def _check_form(path: str) -> None:
         raise InvalidRedirectPath("redirect_path must not contain a fragment")
 
 
-def frontend_redirect(frontend_url: str, redirect_path: str, fragment: str) -> str:
-    """``{FRONTEND_URL}{redirect_path}#{fragment}`` — the fragment never reaches a server log."""
-    return f"{frontend_url.rstrip('/')}{redirect_path}#{fragment}"
+def site_redirect(site_url: str, redirect_path: str) -> str:
+    """``{SITE_URL}{redirect_path}``: an absolute Location on our own origin, carrying no token."""
+    return f"{site_url.rstrip('/')}{redirect_path}"

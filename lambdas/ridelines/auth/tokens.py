@@ -13,18 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ridelines.auth.sessions import ISSUED_AT_MS_CLAIM, epoch_ms
 from ridelines.ports import Signer
 from ridelines.settings import DEFAULT_JWT_LIFETIME_SECONDS, JWT_AUDIENCE
 
 JWT_ALGORITHM = "RS256"
 
 
-def issuer_for(api_url: str) -> str:
-    return f"{api_url.rstrip('/')}/auth"
+def issuer_for(site_url: str) -> str:
+    return f"{site_url.rstrip('/')}/auth"
 
 
-def jwks_uri_for(api_url: str) -> str:
-    return f"{issuer_for(api_url)}/.well-known/jwks.json"
+def jwks_uri_for(site_url: str) -> str:
+    return f"{issuer_for(site_url)}/.well-known/jwks.json"
 
 
 def b64url(data: bytes) -> str:
@@ -43,7 +44,8 @@ class JwtIssuer:
     lifetime_seconds: int = DEFAULT_JWT_LIFETIME_SECONDS
 
     def issue(self, athlete_id: str, name: str, now: datetime) -> str:
-        issued_at = int(now.timestamp())
+        issued_at_ms = epoch_ms(now)
+        issued_at = issued_at_ms // 1000
         header = {"alg": JWT_ALGORITHM, "kid": self.signer.key_id, "typ": "JWT"}
         claims = {
             "iss": self.issuer,
@@ -51,6 +53,7 @@ class JwtIssuer:
             "sub": athlete_id,
             "name": name,
             "iat": issued_at,
+            ISSUED_AT_MS_CLAIM: issued_at_ms,  # tells a logout in the same second apart (auth.sessions)
             "nbf": issued_at,
             "exp": issued_at + self.lifetime_seconds,
             "jti": secrets.token_urlsafe(16),

@@ -1,12 +1,17 @@
-"""The local HTTP gateway: API Gateway (HTTP API) for the Lambdas, CloudFront for the tiles, and
-the viewer's static files, on one origin.
+"""The local origin: what the CloudFront distribution, its CloudFront Function and API Gateway (HTTP API)
+do for the site, on one origin (DESIGN 3.1 and 7).
 
-* API routes come from the templates (``AWS::ApiGatewayV2::Route``); each request becomes a
-  payload 2.0 event, protected routes pass the JWT authorizer first (401 ``Unauthorized`` like
-  API Gateway), and the Lambda result becomes the HTTP response.
-* ``/tiles/...`` reads the data bucket with byte ranges (206, ``Content-Range``), like CloudFront
-  in front of S3.
-* Anything else is the viewer (``web/``) and its JavaScript libraries (``/vendor/``, from npm).
+* ``/auth/*`` and ``/api/*``: API routes come from the templates (``AWS::ApiGatewayV2::Route``); each
+  request becomes a payload 2.0 event, protected routes pass the JWT authorizer first (401
+  ``Unauthorized`` like API Gateway). For ``/api/*`` only, and only when the request has no
+  ``Authorization`` header, the session cookie becomes ``Authorization: Bearer`` first, exactly as
+  the viewer-request CloudFront Function does.
+* ``/tiles/*``: only with the rider's CloudFront signed cookies (verified with the same public key),
+  then the data bucket with byte ranges (206, ``Content-Range``; 416), like CloudFront in front of S3.
+* ``/config.json``: the web app's runtime settings (``basemap_style_url``).
+* anything else: the web app (``web/``) and its JavaScript libraries (``/vendor/``, from npm).
+
+Every answer carries the site's security headers.
 """
 
 from __future__ import annotations
@@ -22,14 +27,19 @@ from typing import Any
 from botocore.exceptions import ClientError
 from werkzeug.wrappers import Request, Response
 
+from ridelines.auth.cookies import SESSION_COOKIE, CookieHeaderTooLarge, cookie_header_pieces, read_cookies
 from ridelines_local.localstack.authorizer import JwtAuthorizer, Rejected
 from ridelines_local.localstack.events import Route, build_event, parse_result, select_route
+from ridelines_local.localstack.signed_cookies import Denied, SignedCookieVerifier
+from ridelines_local.localstack.site_headers import security_headers
 
 logger = logging.getLogger(__name__)
 
 Invoke = Callable[[dict[str, Any]], Any]
 TILES_PREFIX = "/tiles/"
+API_PREFIX = "/api/"
 VENDOR_PREFIX = "/vendor/"
+CONFIG_PATH = "/config.json"
 TILES_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
@@ -51,70 +61,57 @@ class Gateway:
         tiles_bucket: str,
         web_dir: Path,
         vendor: Mapping[str, Path],
-        frontend_origin: str,
-        cors: Mapping[str, Any] | None = None,
+        site_url: str,
+        tiles_access: SignedCookieVerifier,
+        basemap_style_url: str | None = None,
     ) -> None:
         self.routes = list(routes)
         self.s3 = s3_client
         self.tiles_bucket = tiles_bucket
         self.web_dir = web_dir.resolve()
         self.vendor = {name: path.resolve() for name, path in vendor.items()}
-        self.frontend_origin = frontend_origin.rstrip("/")
-        self.cors = dict(cors or {})
+        self.site_url = site_url.rstrip("/")
+        self.tiles_access = tiles_access
+        self.basemap_style_url = basemap_style_url
+        self.headers = security_headers(basemap_style_url)
 
     # -- WSGI -----------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         try:
             response = self.dispatch(request)
+        except CookieHeaderTooLarge as exc:
+            response = _json(400, {"error": exc.code, "message": exc.message})
         except Exception:
             logger.exception("local gateway: %s %s failed", request.method, request.path)
             response = _json(500, {"message": "Internal Server Error"})
+        for name, value in self.headers.items():
+            response.headers.setdefault(name, value)
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
         path = request.path
+        if path == CONFIG_PATH and request.method in ("GET", "HEAD"):
+            return _json(200, {"basemap_style_url": self.basemap_style_url}, cache_control="no-cache")
         if path.startswith(TILES_PREFIX):
             return self.tiles(request)
         selected = select_route((r.route for r in self.routes), request.method, path)
         if selected is not None:
             return self.api(request, *selected)
-        if request.method == "OPTIONS" and self.cors and self._api_path(path):
-            return self._preflight(request)
+        if path.startswith((API_PREFIX, "/auth/")):
+            return _json(404, {"message": "Not Found"})
         if request.method in ("GET", "HEAD"):
             return self.static(path)
         return _json(404, {"message": "Not Found"})
 
-    # -- API Gateway ------------------------------------------------------------------------------
-    def _api_path(self, path: str) -> bool:
-        return any(
-            r.route.match("OPTIONS" if r.route.method == "ANY" else r.route.method, path) is not None
-            for r in self.routes
-        )
-
-    def _preflight(self, request: Request) -> Response:
-        # HTTP API answers CORS preflights itself when the API has a CORS configuration.
-        origin = request.headers.get("Origin", "")
-        response = Response(status=204)
-        if origin and origin in self._allowed_origins():
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Methods"] = ",".join(
-                self.cors.get("AllowMethods") or ["GET", "POST", "DELETE", "OPTIONS"]
-            )
-            response.headers["Access-Control-Allow-Headers"] = ",".join(
-                self.cors.get("AllowHeaders") or ["authorization", "content-type"]
-            )
-            if self.cors.get("MaxAge"):
-                response.headers["Access-Control-Max-Age"] = str(self.cors["MaxAge"])
-        return response
-
-    def _allowed_origins(self) -> set[str]:
-        # The stacks allow FRONTEND_URL; locally the frontend is this very server.
-        return {self.frontend_origin}
-
+    # -- CloudFront Function + API Gateway -------------------------------------------------------
     def api(self, request: Request, route: Route, params: dict[str, str]) -> Response:
         api_route = next(r for r in self.routes if r.route is route)
         headers = {k.lower(): v for k, v in request.headers.items()}
+        if request.path.startswith(API_PREFIX) and not headers.get("authorization"):
+            session = _cookies(request).get(SESSION_COOKIE)
+            if session:
+                headers["authorization"] = f"Bearer {session}"
         claims = None
         if api_route.authorizer is not None:
             try:
@@ -123,12 +120,12 @@ class Gateway:
                 logger.info("local gateway: 401 on %s %s (%s)", request.method, request.path, exc)
                 response = _json(401, {"message": "Unauthorized"})
                 response.headers["WWW-Authenticate"] = "Bearer"
-                return self._with_cors(request, response)
+                return response
         event = build_event(
             method=request.method,
             path=request.path,
             raw_query=request.query_string.decode("latin-1"),
-            headers=request.headers.items(),
+            headers=headers.items(),
             body=request.get_data(cache=False),
             source_ip=request.remote_addr or "127.0.0.1",
             route_key=route.route_key,
@@ -142,32 +139,23 @@ class Gateway:
                 response.headers.add(name, value)
             else:
                 response.headers[name] = value
-        return self._with_cors(request, response)
-
-    def _with_cors(self, request: Request, response: Response) -> Response:
-        origin = request.headers.get("Origin")
-        if self.cors and origin and origin in self._allowed_origins():
-            response.headers.setdefault("Access-Control-Allow-Origin", origin)
         return response
 
-    # -- CloudFront + S3 for the tiles --------------------------------------------------------
+    # -- CloudFront (trusted key group) + S3 for the tiles ---------------------------------------
     def tiles(self, request: Request) -> Response:
-        cors = {
-            "Access-Control-Allow-Origin": self.frontend_origin,
-            "Access-Control-Expose-Headers": "ETag, Content-Range, Content-Length, Accept-Ranges",
-            "Vary": "Origin",
-        }
-        if request.method == "OPTIONS":
-            response = Response(status=204, headers=cors)
-            response.headers["Access-Control-Allow-Methods"] = "GET, HEAD"
-            response.headers["Access-Control-Allow-Headers"] = "Range, If-Match, If-None-Match"
-            response.headers["Access-Control-Max-Age"] = "86400"
-            return response
         if request.method not in ("GET", "HEAD"):
-            return Response(status=405, headers={**cors, "Allow": "GET, HEAD, OPTIONS"})
+            return Response(status=405, headers={"Allow": "GET, HEAD"})
+        url = f"{self.site_url}{request.path}"
+        if request.query_string:
+            url += "?" + request.query_string.decode("latin-1")
+        try:
+            self.tiles_access.check(url, _cookies(request))
+        except Denied as exc:
+            logger.info("local gateway: 403 on %s (%s)", request.path, exc)
+            return _json(403, {"error": "forbidden", "message": "no access to these tiles; log in again"})
         key = request.path.lstrip("/")
         if ".." in key.split("/"):
-            return Response(status=403, headers=cors)
+            return _json(403, {"error": "forbidden", "message": "no access to these tiles"})
         kwargs: dict[str, Any] = {"Bucket": self.tiles_bucket, "Key": key}
         range_header = request.headers.get("Range")
         if range_header:
@@ -186,15 +174,14 @@ class Gateway:
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
             if code in ("NoSuchKey", "404", "NotFound"):
                 # CloudFront with OAC answers 403 for a missing object (S3 hides existence).
-                return Response(status=403, headers=cors)
+                return _json(403, {"error": "forbidden", "message": "no such tiles"})
             if code == "InvalidRange" or status == 416:
-                return Response(status=416, headers=cors)
+                return Response(status=416)
             if status == 304:
-                return Response(status=304, headers=cors)
+                return Response(status=304)
             raise
         status = 206 if "ContentRange" in obj else 200
         headers = {
-            **cors,
             "Accept-Ranges": "bytes",
             "Content-Type": obj.get("ContentType") or "application/octet-stream",
             "Cache-Control": obj.get("CacheControl") or TILES_CACHE_CONTROL,
@@ -207,7 +194,7 @@ class Gateway:
         response.headers["Content-Length"] = headers["Content-Length"]  # HEAD: the object's size, no body
         return response
 
-    # -- the viewer ---------------------------------------------------------------------------------
+    # -- the web app ------------------------------------------------------------------------------
     def static(self, path: str) -> Response:
         if path.startswith(VENDOR_PREFIX):
             name, _, rest = path[len(VENDOR_PREFIX) :].partition("/")
@@ -225,10 +212,20 @@ class Gateway:
         )
 
 
+def _cookies(request: Request) -> dict[str, str]:
+    """The request's cookies; an over-long Cookie header raises before anything reads it."""
+    return read_cookies(cookie_header_pieces({k: v for k, v in request.headers.items()}))
+
+
 def _inside(root: Path, relative: str) -> Path | None:
     candidate = (root / relative).resolve()
     return candidate if candidate.is_relative_to(root) else None
 
 
-def _json(status: int, payload: Mapping[str, Any]) -> Response:
-    return Response(json.dumps(payload), status=status, content_type="application/json")
+def _json(status: int, payload: Mapping[str, Any], *, cache_control: str = "no-store") -> Response:
+    return Response(
+        json.dumps(payload),
+        status=status,
+        content_type="application/json",
+        headers={"Cache-Control": cache_control},
+    )

@@ -19,6 +19,21 @@ from ridelines_local.localstack.cfn import Physical, Resolver, Template, Unresol
 
 logger = logging.getLogger(__name__)
 
+# The id the local stack gives the tiles cookies' public key (the CloudFront-Key-Pair-Id value).
+LOCAL_TILES_KEY_PAIR_ID = "KLOCALTILESKEY"
+CLOUDFRONT_STAND_INS = frozenset(
+    {
+        "AWS::CloudFront::PublicKey",
+        "AWS::CloudFront::KeyGroup",
+        "AWS::CloudFront::Function",
+        "AWS::CloudFront::ResponseHeadersPolicy",
+        "AWS::CloudFront::CachePolicy",
+        "AWS::CloudFront::OriginRequestPolicy",
+        "AWS::CloudFront::OriginAccessControl",
+        "AWS::CloudFront::CloudFrontOriginAccessIdentity",
+    }
+)
+
 
 @dataclass(frozen=True)
 class FunctionConfig:
@@ -72,12 +87,12 @@ class Provisioner:
     """Creates the resources through boto3 clients pointed at the emulator."""
 
     def __init__(
-        self, templates: Mapping[str, Template], *, clients: Mapping[str, Any], region: str, api_url: str
+        self, templates: Mapping[str, Template], *, clients: Mapping[str, Any], region: str, site_url: str
     ) -> None:
         self.templates = templates
         self.clients = clients
         self.region = region
-        self.api_url = api_url.rstrip("/")
+        self.site_url = site_url.rstrip("/")
         self.resolver = Resolver(templates, region)
         self.account = self.resolver.pseudo["AWS::AccountId"]
 
@@ -146,14 +161,27 @@ class Provisioner:
                 self.resolver.register(r.stack, r.logical_id, Physical(name, {"Arn": arn}))
             elif r.type == "AWS::ApiGatewayV2::Api":
                 self.resolver.register(
-                    r.stack, r.logical_id, Physical("local", {"ApiEndpoint": self.api_url, "ApiId": "local"})
+                    r.stack, r.logical_id, Physical("local", {"ApiEndpoint": self.site_url, "ApiId": "local"})
                 )
             elif r.type in ("AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Authorizer"):
                 self.resolver.register(r.stack, r.logical_id, Physical(r.logical_id))
             elif r.type == "AWS::CloudFront::Distribution":
-                # No CDN locally: the gateway serves /tiles itself; invalidation is a no-op.
-                host = self.api_url.split("://", 1)[-1]
+                # No CDN locally: the local origin is the distribution; invalidation is a no-op.
+                host = self.site_url.split("://", 1)[-1]
                 self.resolver.register(r.stack, r.logical_id, Physical("", {"DomainName": host, "Id": ""}))
+            elif r.type in CLOUDFRONT_STAND_INS:
+                # CloudFront-only parts (key group, function, policies): the local origin does their job;
+                # references resolve to local ids. The tiles public key's id is the local key pair id.
+                ref = (
+                    LOCAL_TILES_KEY_PAIR_ID
+                    if r.type == "AWS::CloudFront::PublicKey"
+                    else f"local-{r.logical_id}"
+                )
+                self.resolver.register(r.stack, r.logical_id, Physical(ref, {"Id": ref, "FunctionARN": ref}))
+            elif r.type.startswith("Custom::") or r.type == "AWS::CloudFormation::CustomResource":
+                # Deploy-time helpers (e.g. writing the static .well-known documents): the local auth
+                # Lambda answers those routes itself. Their attributes are not emulated.
+                self.resolver.register(r.stack, r.logical_id, Physical(f"local-{r.logical_id}"))
             elif r.type == "AWS::SNS::Topic":
                 arn = f"arn:aws:sns:{self.region}:{self.account}:{_physical_name(r.stack, r.logical_id)}"
                 self.resolver.register(r.stack, r.logical_id, Physical(arn, {"TopicArn": arn}))

@@ -1,8 +1,8 @@
 """Wiring of the local stack: emulator, resources, handlers, stand-in, gateway. Start and stop.
 
 Order matters and is the whole job of this module:
-1. bind the gateway's socket first, so the URLs (API_URL, FRONTEND_URL, TILES_BASE_URL) are known
-   even when the port is chosen by the OS;
+1. bind the gateway's socket first, so the site's URL (SITE_URL) is known even when the port is chosen
+   by the OS;
 2. start the AWS emulator and point boto3 at it (``AWS_ENDPOINT_URL`` + dummy credentials);
 3. provision what the synthesized templates declare; set the Lambdas' environment from them;
 4. start the stand-in intervals.icu unless ``INTERVALS_URL`` names a real service;
@@ -31,7 +31,13 @@ from ridelines_local.localstack.demo import seed_standin
 from ridelines_local.localstack.events import Route
 from ridelines_local.localstack.gateway import ApiRoute, Gateway
 from ridelines_local.localstack.lambda_runtime import InProcessAsyncInvoker, LocalFunction, load_handler
-from ridelines_local.localstack.provision import LocalResources, Provisioner
+from ridelines_local.localstack.provision import (
+    LOCAL_TILES_KEY_PAIR_ID,
+    JwtAuthorizerConfig,
+    LocalResources,
+    Provisioner,
+)
+from ridelines_local.localstack.signed_cookies import SignedCookieVerifier
 from ridelines_local.localstack.synth import load_templates
 
 logger = logging.getLogger(__name__)
@@ -43,8 +49,14 @@ USER_HANDLER = "user.handler.lambda_handler"
 SYNC_HANDLER = "sync.handler.lambda_handler"
 STANDIN_CLIENT_ID = "ridelines-local"
 STANDIN_CLIENT_SECRET = "local-secret"  # noqa: S105 - the stand-in's own, public, demo pair
-# Settings the cloud needs and the local stack must not have: no CDN to invalidate.
-DROPPED_SETTINGS = (settings.CLOUDFRONT_DISTRIBUTION_ID,)
+# Settings the cloud needs and the local stack must not have: no CDN to invalidate; the old
+# per-part URLs (the site is one origin, SITE_URL).
+DROPPED_SETTINGS = (
+    settings.CLOUDFRONT_DISTRIBUTION_ID,
+    settings.FRONTEND_URL,
+    settings.API_URL,
+    settings.TILES_BASE_URL,
+)
 
 
 @dataclass
@@ -275,8 +287,20 @@ class LocalStack:
             for name in ("dynamodb", "s3", "kms", "secretsmanager", "sqs")
         }
         client_id, secret = self._credentials()
-        provisioner = Provisioner(templates, clients=clients, region=REGION, api_url=self.base_url)
+        provisioner = Provisioner(templates, clients=clients, region=REGION, site_url=self.base_url)
         return provisioner.provision({"client_id": client_id, "client_secret": secret})
+
+    def _tiles_signing_key(self, declared: str | None) -> str:
+        """The KMS key that signs the tiles cookies: the stacks' own, or (while the stacks declare
+        none) an ECC_NIST_P256 key made here, so the cookies are signed and checked for real."""
+        if declared:
+            return declared
+        logger.warning(
+            "local stack: the stacks declare no tiles signing key; using a local ECC_NIST_P256 key"
+        )
+        kms = boto3.client("kms", region_name=REGION, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+        created = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY", Description="local tiles")
+        return str(created["KeyMetadata"]["KeyId"])
 
     def _apply_environment(self, resources: LocalResources) -> None:
         merged: dict[str, str] = {}
@@ -289,9 +313,12 @@ class LocalStack:
                 merged.setdefault(name, value)
         merged.update(
             {
-                settings.API_URL: self.base_url,
-                settings.FRONTEND_URL: self.base_url,
-                settings.TILES_BASE_URL: self.base_url,
+                # This origin is the site; the distribution's key group is a local id.
+                settings.SITE_URL: self.base_url,
+                settings.TILES_KEY_PAIR_ID: LOCAL_TILES_KEY_PAIR_ID,
+                settings.TILES_SIGNING_KMS_KEY_ID: self._tiles_signing_key(
+                    merged.get(settings.TILES_SIGNING_KMS_KEY_ID)
+                ),
                 settings.INTERVALS_URL: self.intervals_url,
                 "POWERTOOLS_LOG_LEVEL": self.options.log_level,
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
@@ -335,9 +362,13 @@ class LocalStack:
         for route in resources.routes:
             authorizer = None
             if route.authorizer is not None:
-                authorizer = authorizers.setdefault(
-                    route.authorizer, JwtAuthorizer(route.authorizer, jwks_url)
+                # The deployed issuer is the distribution's URL; here the site is this origin.
+                local = JwtAuthorizerConfig(
+                    issuer=f"{self.base_url}/auth",
+                    audience=route.authorizer.audience,
+                    identity_source=route.authorizer.identity_source,
                 )
+                authorizer = authorizers.setdefault(route.authorizer, JwtAuthorizer(local, jwks_url))
             routes.append(
                 ApiRoute(
                     Route(route.route_key, route.handler, authorizer is not None),
@@ -348,17 +379,22 @@ class LocalStack:
         data_bucket = os.environ.get(settings.S3_BUCKET)
         if not data_bucket:
             raise ConfigurationError(f"the stacks set no {settings.S3_BUCKET} for the Lambdas")
+        endpoint = os.environ["AWS_ENDPOINT_URL"]
+        kms = boto3.client("kms", region_name=REGION, endpoint_url=endpoint)
+        tiles_key = kms.get_public_key(KeyId=os.environ[settings.TILES_SIGNING_KMS_KEY_ID])["PublicKey"]
         return Gateway(
             routes=routes,
-            s3_client=boto3.client("s3", region_name=REGION, endpoint_url=os.environ["AWS_ENDPOINT_URL"]),
+            s3_client=boto3.client("s3", region_name=REGION, endpoint_url=endpoint),
             tiles_bucket=data_bucket,
             web_dir=self.options.repo_root / "web",
             vendor={
                 "maplibre-gl": self.options.repo_root / "node_modules" / "maplibre-gl" / "dist",
                 "pmtiles": self.options.repo_root / "node_modules" / "pmtiles" / "dist",
             },
-            frontend_origin=self.base_url,
-            cors=resources.cors,
+            site_url=self.base_url,
+            # The trusted key group of the /tiles/* behaviour: the tiles key's public half.
+            tiles_access=SignedCookieVerifier({LOCAL_TILES_KEY_PAIR_ID: bytes(tiles_key)}),
+            basemap_style_url=settings.env(settings.BASEMAP_STYLE_URL),
         )
 
 

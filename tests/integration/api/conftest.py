@@ -22,9 +22,8 @@ from moto import mock_aws
 from ridelines_local.standin.intervals import IntervalsStandin
 
 LAMBDAS = Path(__file__).resolve().parents[3] / "lambdas"
-FRONTEND = "https://app.example"
-API = "https://api.example"
-TILES = "https://tiles.example"
+SITE = "https://site.example"
+TILES_KEY_PAIR_ID = "K2ITKEYPAIR"
 CLIENT_ID = "ridelines-it"
 CLIENT_SECRET = "it-client-secret-never-logged"
 
@@ -36,6 +35,7 @@ class Aws:
     sync_table: str
     bucket: str
     signing_key_id: str
+    tiles_key_id: str
     token_key_id: str
     secret_arn: str
     distribution_id: str
@@ -76,6 +76,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         )
         kms = boto3.client("kms")
         signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        tiles = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
         token = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"][
             "KeyId"
         ]
@@ -94,6 +95,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             "syncs",
             "ridelines-data",
             signing,
+            tiles,
             token,
             secret_arn,
             distribution_id,
@@ -154,9 +156,9 @@ def env(aws: Aws, standin: IntervalsStandin, monkeypatch: pytest.MonkeyPatch) ->
         "OAUTH_CREDENTIALS_SECRET_ARN": aws.secret_arn,
         "SYNC_LAMBDA_FUNCTION_NAME": "ridelines-sync",
         "CLOUDFRONT_DISTRIBUTION_ID": aws.distribution_id,
-        "FRONTEND_URL": FRONTEND,
-        "API_URL": API,
-        "TILES_BASE_URL": TILES,
+        "SITE_URL": SITE,
+        "TILES_SIGNING_KMS_KEY_ID": aws.tiles_key_id,
+        "TILES_KEY_PAIR_ID": TILES_KEY_PAIR_ID,
         "INTERVALS_URL": standin.base_url,
     }.items():
         monkeypatch.setenv(name, value)
@@ -237,22 +239,59 @@ def call(handler: Any, context: Any, method: str, path: str, **kwargs: Any) -> d
     return dict(handler(http_api_event(method, path, **kwargs), context))
 
 
-@pytest.fixture
-def login(auth_handler: Any, lambda_context: Any) -> Any:
-    """The whole browser round trip; returns the final Location (frontend URL with #token=...)."""
+def set_cookies(response: dict[str, Any]) -> dict[str, str]:
+    """``name -> value`` of the cookies a Lambda response sets (payload 2.0 ``cookies``)."""
+    return {c.split("=", 1)[0]: c.split("=", 1)[1].split(";", 1)[0] for c in response.get("cookies") or []}
 
-    def run(athlete_id: str, redirect_path: str = "/map") -> str:
+
+@dataclass
+class Started:
+    authorize_url: str
+    state: str
+    cookies: dict[str, str]  # the state cookie the browser now holds
+
+
+@pytest.fixture
+def start_login(auth_handler: Any, lambda_context: Any) -> Any:
+    def run(redirect_path: str | None = None) -> Started:
         from urllib.parse import parse_qs, urlsplit
 
-        start = call(
-            auth_handler, lambda_context, "GET", "/auth/login", query={"redirect_path": redirect_path}
-        )
+        query = {"redirect_path": redirect_path} if redirect_path else None
+        start = call(auth_handler, lambda_context, "GET", "/auth/login", query=query)
         assert start["statusCode"] == 302, start
-        back = approve_at_standin(start["headers"]["Location"], athlete_id)
+        location = str(start["headers"]["Location"])
+        return Started(location, parse_qs(urlsplit(location).query)["state"][0], set_cookies(start))
+
+    return run
+
+
+@dataclass
+class LoggedIn:
+    location: str  # where the callback sent the browser
+    cookies: dict[str, str]  # what it set
+
+    @property
+    def token(self) -> str:
+        from ridelines.auth.cookies import SESSION_COOKIE
+
+        return self.cookies[SESSION_COOKIE]
+
+
+@pytest.fixture
+def login(auth_handler: Any, lambda_context: Any, start_login: Any) -> Any:
+    """The whole browser round trip, cookies included."""
+
+    def run(athlete_id: str, redirect_path: str = "/map") -> LoggedIn:
+        from urllib.parse import parse_qs, urlsplit
+
+        started = start_login(redirect_path)
+        back = approve_at_standin(started.authorize_url, athlete_id)
         query = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
-        done = call(auth_handler, lambda_context, "GET", "/auth/callback", query=query)
+        done = call(
+            auth_handler, lambda_context, "GET", "/auth/callback", query=query, cookies=started.cookies
+        )
         assert done["statusCode"] == 302, done
-        return str(done["headers"]["Location"])
+        return LoggedIn(str(done["headers"]["Location"]), set_cookies(done))
 
     return run
 

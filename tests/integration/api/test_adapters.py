@@ -18,7 +18,7 @@ from ridelines.adapters.aws.users import DynamoUserRepository
 from ridelines.api.events import http_api_event
 from ridelines.auth.intervals_oauth import IntervalsOAuthClient
 from ridelines.errors import ConfigurationError, NotFound, UpstreamAuthError, UpstreamError
-from ridelines.models import OAuthCredentials
+from ridelines.models import ConsumedState, OAuthCredentials
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
@@ -51,27 +51,52 @@ def test_user_repository_never_resurrects_a_deleted_row(aws: Any) -> None:
 
 def test_state_repository_consumes_exactly_once(aws: Any) -> None:
     states = DynamoOAuthStateRepository(aws.state_table)
-    states.put("s" * 43, "/map", NOW + timedelta(minutes=10))
+    states.put("s" * 43, "/map", NOW + timedelta(minutes=10), "hash-a")
     item = aws.dynamodb.get_item(TableName=aws.state_table, Key={"state": {"S": "s" * 43}})["Item"]
     assert item["expires_at"] == {"N": str(int((NOW + timedelta(minutes=10)).timestamp()))}
-    assert states.consume("s" * 43, NOW) == "/map"
-    assert states.consume("s" * 43, NOW) is None
-    assert states.consume("unknown", NOW) is None
+    assert item["binding_hash"] == {"S": "hash-a"}
+    assert states.consume("s" * 43, "hash-a", NOW) == ConsumedState(redirect_path="/map")
+    assert states.consume("s" * 43, "hash-a", NOW) == ConsumedState()
+    assert states.consume("unknown", "hash-a", NOW) == ConsumedState()
+
+
+def test_state_repository_leaves_another_browsers_state_alone(aws: Any) -> None:
+    states = DynamoOAuthStateRepository(aws.state_table)
+    states.put("b" * 43, "/map", NOW + timedelta(minutes=10), "hash-a")
+    assert states.consume("b" * 43, "hash-b", NOW) == ConsumedState(binding_mismatch=True)
+    assert aws.dynamodb.scan(TableName=aws.state_table)["Count"] == 1
+    assert states.consume("b" * 43, "hash-a", NOW).redirect_path == "/map"
 
 
 def test_state_repository_enforces_expiry_and_still_deletes(aws: Any) -> None:
     states = DynamoOAuthStateRepository(aws.state_table)
-    states.put("e" * 43, "/map", NOW)
-    assert states.consume("e" * 43, NOW) is None
+    states.put("e" * 43, "/map", NOW, "h")
+    assert states.consume("e" * 43, "h", NOW) == ConsumedState()
     assert aws.dynamodb.scan(TableName=aws.state_table)["Count"] == 0
+
+
+def test_user_repository_sessions_valid_after(aws: Any) -> None:
+    users = DynamoUserRepository(aws.users_table)
+    created = users.upsert_login("i1", "Rider", b"c", NOW)
+    assert created.sessions_valid_after == NOW - timedelta(milliseconds=1)
+    ended = NOW + timedelta(seconds=5, microseconds=123_456)
+    users.end_sessions("i1", ended)
+    assert users.get("i1").sessions_valid_after == NOW + timedelta(seconds=5, milliseconds=123)  # type: ignore[union-attr]
+    users.end_sessions("i1", NOW)  # never moves back
+    assert users.upsert_login("i1", "Rider", b"c", NOW + timedelta(days=1)).sessions_valid_after == (
+        NOW + timedelta(seconds=5, milliseconds=123)
+    )
+    users.end_sessions("gone", NOW)  # nothing to end, no half row
+    assert users.get("gone") is None
 
 
 def test_concurrent_callbacks_get_the_state_once(aws: Any) -> None:
     states = DynamoOAuthStateRepository(aws.state_table)
-    states.put("c" * 43, "/map", NOW + timedelta(minutes=10))
+    states.put("c" * 43, "/map", NOW + timedelta(minutes=10), "h")
     results: list[str | None] = []
     threads = [
-        threading.Thread(target=lambda: results.append(states.consume("c" * 43, NOW))) for _ in range(8)
+        threading.Thread(target=lambda: results.append(states.consume("c" * 43, "h", NOW).redirect_path))
+        for _ in range(8)
     ]
     for thread in threads:
         thread.start()
@@ -129,7 +154,12 @@ def test_handler_import_needs_no_environment_and_misconfiguration_is_json_500(
 ) -> None:
     from ridelines import settings
 
-    for name in (settings.USERS_TABLE_NAME, settings.JWT_KMS_KEY_ID, settings.FRONTEND_URL, settings.API_URL):
+    for name in (
+        settings.USERS_TABLE_NAME,
+        settings.JWT_KMS_KEY_ID,
+        settings.SITE_URL,
+        settings.TILES_KEY_PAIR_ID,
+    ):
         monkeypatch.delenv(name, raising=False)
     import importlib.util
     from pathlib import Path

@@ -14,7 +14,7 @@ from ridelines.api.observability import make_lambda_handler
 from ridelines.api.user_app import UserDeps, create_app
 from ridelines.auth.verify import JwtVerifier
 
-ISSUER = "https://api.example/auth"
+ISSUER = "https://site.example/auth"
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
 
@@ -48,7 +48,7 @@ def authorize(invoke: Any, auth_handler: Any, lambda_context: Any) -> Any:
 @pytest.fixture
 def rider(login: Any, authorize: Any) -> Any:
     def run(athlete_id: str) -> dict[str, Any]:
-        return authorize(login(athlete_id).split("#token=", 1)[1])
+        return authorize(login(athlete_id).token)
 
     return run
 
@@ -155,7 +155,7 @@ def test_delete_erases_rows_files_tiles_and_disconnects(
         ExpressionAttributeValues={":k": {"S": "tiles/i1001/0123abcd.pmtiles"}},
     )
     assert body(invoke(user_api, lambda_context, "GET", "/api/user", claims=claims))["tiles_url"] == (
-        "https://tiles.example/tiles/i1001/0123abcd.pmtiles"
+        "/tiles/i1001/0123abcd.pmtiles"
     )
 
     response = invoke(user_api, lambda_context, "DELETE", "/api/user", claims=claims)
@@ -218,3 +218,51 @@ def test_no_token_in_logs_or_bodies(
     for secret in [*tokens, "it-client-secret-never-logged"]:
         assert secret not in logs
         assert all(secret not in (r.get("body") or "") for r in responses)
+
+
+def test_logout_on_dynamodb_ends_the_session_to_the_millisecond(
+    login: Any, authorize: Any, user_api: Any, invoke: Any, auth_handler: Any, lambda_context: Any, env: Any
+) -> None:
+    from ridelines.auth.cookies import SESSION_COOKIE
+
+    done = login("i1001")
+    claims = authorize(done.token)
+    assert invoke(user_api, lambda_context, "GET", "/api/user", claims=claims)["statusCode"] == 200
+    evil = invoke(
+        auth_handler,
+        lambda_context,
+        "POST",
+        "/auth/logout",
+        cookies={SESSION_COOKIE: done.token},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert (evil["statusCode"], body(evil)["error"]) == (403, "foreign_origin")
+    item = env.dynamodb.get_item(TableName="users", Key={"athlete_id": {"S": "i1001"}})["Item"]
+    created_floor = int(item["sessions_valid_after"]["N"])
+    assert created_floor < int(claims["iat_ms"])  # the login's own session is valid
+    out = invoke(
+        auth_handler,
+        lambda_context,
+        "POST",
+        "/auth/logout",
+        cookies={SESSION_COOKIE: done.token},
+        headers={"Origin": "https://site.example"},
+    )
+    assert out["statusCode"] == 204
+    item = env.dynamodb.get_item(TableName="users", Key={"athlete_id": {"S": "i1001"}})["Item"]
+    assert int(item["sessions_valid_after"]["N"]) >= int(claims["iat_ms"])
+    refused = invoke(user_api, lambda_context, "GET", "/api/user", claims=claims)
+    assert (refused["statusCode"], body(refused)["error"]) == (401, "session_ended")
+    again = authorize(login("i1001").token)  # right after: a new session works
+    assert invoke(user_api, lambda_context, "GET", "/api/user", claims=again)["statusCode"] == 200
+
+
+def test_a_session_from_before_an_account_deletion_stays_dead(
+    rider: Any, user_api: Any, invoke: Any, lambda_context: Any
+) -> None:
+    old = rider("i1001")
+    assert invoke(user_api, lambda_context, "DELETE", "/api/user", claims=old)["statusCode"] == 204
+    new = rider("i1001")
+    assert invoke(user_api, lambda_context, "GET", "/api/user", claims=new)["statusCode"] == 200
+    refused = invoke(user_api, lambda_context, "GET", "/api/user", claims=old)
+    assert (refused["statusCode"], body(refused)["error"]) == (401, "session_ended")

@@ -17,7 +17,7 @@ from ridelines.auth.tokens import JwtIssuer
 from ridelines.auth.verify import JwtVerifier
 from ridelines.errors import Unauthorized
 
-ISSUER = "https://api.example/auth"
+ISSUER = "https://site.example/auth"
 
 
 class JwksServer:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from ridelines.adapters.memory import (
     MemoryBlobStore,
@@ -26,9 +26,8 @@ from ridelines.auth.intervals_oauth import Athlete, IntervalsOAuthClient, TokenG
 from ridelines.errors import UpstreamError
 from ridelines.models import OAuthCredentials
 
-FRONTEND = "https://app.example"
-API = "https://api.example"
-TILES = "https://tiles.example"
+SITE = "https://site.example"
+TILES_KEY_PAIR_ID = "K2TESTKEYPAIR"
 CLIENT_SECRET = "client-secret-never-logged"
 
 
@@ -56,6 +55,28 @@ class LocalRsaSigner:
     def public_key_pem(self) -> bytes:
         return self._private.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+
+class LocalEcdsaSigner:
+    """The Signer port over a local P-256 key: KMS ECDSA_SHA_256 (DER) without AWS (unit tests only)."""
+
+    def __init__(self, kid: str = "tiles-key-1") -> None:
+        self._private = ec.generate_private_key(ec.SECP256R1())
+        self._kid = kid
+        self.calls = 0
+
+    @property
+    def key_id(self) -> str:
+        return self._kid
+
+    def sign(self, message: bytes) -> bytes:
+        self.calls += 1
+        return self._private.sign(message, ec.ECDSA(hashes.SHA256()))
+
+    def public_key_der(self) -> bytes:
+        return self._private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
 
@@ -129,6 +150,12 @@ def signer() -> LocalRsaSigner:
 
 # RSA key generation is slow-ish: one key for the whole module run.
 _SIGNER = LocalRsaSigner()
+_TILES_SIGNER = LocalEcdsaSigner()
+
+
+@pytest.fixture
+def tiles_signer() -> LocalEcdsaSigner:
+    return _TILES_SIGNER
 
 
 @pytest.fixture
@@ -137,16 +164,29 @@ def intervals() -> FakeIntervals:
 
 
 @pytest.fixture
-def auth_deps(signer: LocalRsaSigner, intervals: FakeIntervals, clock: Clock) -> AuthDeps:
+def users() -> MemoryUserRepository:
+    """One users table shared by the auth and user apps of a test (logout must reach the user API)."""
+    return MemoryUserRepository()
+
+
+@pytest.fixture
+def auth_deps(
+    signer: LocalRsaSigner,
+    tiles_signer: LocalEcdsaSigner,
+    intervals: FakeIntervals,
+    clock: Clock,
+    users: MemoryUserRepository,
+) -> AuthDeps:
     return AuthDeps(
-        users=MemoryUserRepository(),
+        users=users,
         states=MemoryOAuthStateRepository(),
         signer=signer,
+        tiles_signer=tiles_signer,
         cipher=ReversibleCipher(),
         credentials=StaticOAuthCredentials("ridelines-client", CLIENT_SECRET),
         intervals=intervals,
-        frontend_url=FRONTEND,
-        api_url=API,
+        site_url=SITE,
+        tiles_key_pair_id=TILES_KEY_PAIR_ID,
         clock=clock,
     )
 
@@ -157,17 +197,20 @@ def auth_app(auth_deps: AuthDeps) -> Any:
 
 
 @pytest.fixture
-def user_deps(intervals: FakeIntervals, clock: Clock) -> UserDeps:
+def user_deps(
+    intervals: FakeIntervals, clock: Clock, users: MemoryUserRepository, tiles_signer: LocalEcdsaSigner
+) -> UserDeps:
     return UserDeps(
-        users=MemoryUserRepository(),
+        users=users,
         syncs=MemorySyncStateRepository(),
         blobs=MemoryBlobStore(),
         invalidator=RecordingInvalidator(),
         invoker=RecordingInvoker(),
         cipher=ReversibleCipher(),
         intervals=intervals,
-        frontend_url=FRONTEND,
-        tiles_base_url=TILES,
+        site_url=SITE,
+        tiles_signer=tiles_signer,
+        tiles_key_pair_id=TILES_KEY_PAIR_ID,
         clock=clock,
     )
 
@@ -196,3 +239,75 @@ def json_logs() -> Any:
         yield buffer
     finally:
         handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+def parse_set_cookies(response: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """``{name: {"value": v, "path": "/", "max-age": "600", "httponly": "", ...}}`` of one response.
+    A name set twice (e.g. on two paths) keeps the last one; tests assert on single names."""
+    parsed: dict[str, dict[str, str]] = {}
+    for header in response.get("cookies") or []:
+        first, *attributes = [part.strip() for part in header.split(";")]
+        name, _, value = first.partition("=")
+        entry = {"value": value}
+        for attribute in attributes:
+            key, _, val = attribute.partition("=")
+            entry[key.lower()] = val
+        parsed[name] = entry
+    return parsed
+
+
+class Browser:
+    """A cookie jar in front of the two apps, doing what the browser, the CloudFront Function
+    (session cookie -> bearer for /api/*) and API Gateway's JWT authorizer do."""
+
+    def __init__(self, auth_app: Any, user_app: Any, verifier: Any) -> None:
+        self.auth_app, self.user_app, self.verifier = auth_app, user_app, verifier
+        self.jar: dict[tuple[str, str], str] = {}  # (name, path) -> value
+
+    def cookies_for(self, path: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for (name, cookie_path), value in sorted(self.jar.items(), key=lambda item: -len(item[0][1])):
+            if path.startswith(cookie_path) and name not in found:
+                found[name] = value
+        return found
+
+    def request(self, method: str, path: str, *, bearer: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        from ridelines.api.events import http_api_event
+        from ridelines.auth.cookies import SESSION_COOKIE
+        from ridelines.errors import Unauthorized
+
+        cookies = self.cookies_for(path)
+        if path.startswith("/api/"):
+            token = bearer or cookies.get(SESSION_COOKIE)
+            try:
+                claims = self.verifier.verify(token) if token else None
+            except Unauthorized:
+                claims = None
+            if claims is None:  # API Gateway's own answer
+                return {"statusCode": 401, "body": '{"message":"Unauthorized"}', "headers": {}}
+            response = self.user_app.resolve(
+                http_api_event(method, path, claims=claims, cookies=cookies, **kwargs), None
+            )
+        else:
+            headers = dict(kwargs.pop("headers", None) or {})
+            if bearer:
+                headers["Authorization"] = f"Bearer {bearer}"
+            response = self.auth_app.resolve(
+                http_api_event(method, path, cookies=cookies, headers=headers, **kwargs), None
+            )
+        for name, entry in parse_set_cookies(response).items():
+            key = (name, entry.get("path", "/"))
+            if entry.get("max-age") == "0":
+                self.jar.pop(key, None)
+            else:
+                self.jar[key] = entry["value"]
+        return dict(response)
+
+
+@pytest.fixture
+def new_browser(auth_app: Any, user_app: Any, signer: LocalRsaSigner, clock: Clock) -> Any:
+    from ridelines.auth.jwks import JwksDocument
+    from ridelines.auth.verify import JwtVerifier
+
+    verifier = JwtVerifier(JwksDocument(signer).get, issuer=f"{SITE}/auth", clock=lambda: clock().timestamp())
+    return lambda: Browser(auth_app, user_app, verifier)

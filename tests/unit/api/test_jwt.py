@@ -22,8 +22,8 @@ from ridelines.auth.tokens import JwtIssuer, issuer_for
 from ridelines.auth.verify import JwtVerifier, authorizer_context, bearer_token
 from ridelines.errors import Unauthorized
 
-API = "https://api.example"
-ISSUER = issuer_for(API)
+SITE = "https://site.example"
+ISSUER = issuer_for(SITE)
 
 
 def b64(data: bytes) -> str:
@@ -94,7 +94,7 @@ def test_issued_token_has_the_design_header_and_claims(issuer: JwtIssuer, signer
     header = pyjwt.get_unverified_header(token)
     assert header == {"alg": "RS256", "kid": signer.key_id, "typ": "JWT"}
     claims = pyjwt_verify(token, jwks)
-    assert claims["iss"] == "https://api.example/auth"
+    assert claims["iss"] == "https://site.example/auth"
     assert claims["aud"] == "ridelines"
     assert claims["sub"] == "i1001"
     assert claims["name"] == "Demo Rider"
@@ -143,9 +143,9 @@ def test_jwks_is_fetched_once_per_container(signer: Any) -> None:
 
 
 def test_openid_configuration_points_at_the_jwks() -> None:
-    config = openid_configuration(API)
-    assert config["issuer"] == "https://api.example/auth"
-    assert config["jwks_uri"] == "https://api.example/auth/.well-known/jwks.json"
+    config = openid_configuration(SITE)
+    assert config["issuer"] == "https://site.example/auth"
+    assert config["jwks_uri"] == "https://site.example/auth/.well-known/jwks.json"
     assert config["id_token_signing_alg_values_supported"] == ["RS256"]
 
 

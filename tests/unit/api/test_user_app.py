@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from ridelines.api.events import http_api_event
+from ridelines.auth.sessions import epoch_ms
+from ridelines.auth.tiles_cookies import TILES_COOKIE_NAMES, parse_policy
 from ridelines.errors import UpstreamError
 from ridelines.models import SyncPhase, SyncStatus
 
+from .conftest import SITE, parse_set_cookies
 
-def call(app: Any, method: str, path: str, *, sub: str | None = "i1001", **kwargs: Any) -> dict[str, Any]:
-    claims = {"sub": sub, "iss": "https://api.example/auth", "aud": "ridelines"} if sub else None
+SESSION_SECONDS = 3600
+
+
+def call(
+    app: Any, method: str, path: str, *, sub: str | None = "i1001", clock: Any = None, **kwargs: Any
+) -> dict[str, Any]:
+    claims = None
+    if sub:
+        issued = datetime.now(UTC) if clock is None else clock()  # after the rows were created
+        claims = {
+            "sub": sub,
+            "iss": f"{SITE}/auth",
+            "aud": "ridelines",
+            "iat": int(issued.timestamp()),
+            "iat_ms": epoch_ms(issued),
+            "exp": int(issued.timestamp()) + SESSION_SECONDS,
+        }
     return app.resolve(http_api_event(method, path, claims=claims, **kwargs), None)
 
 
@@ -46,7 +65,7 @@ def test_profile_after_a_sync_has_tiles_url(user_app: Any, riders: Any, clock: A
     riders.users.set_tiles_key("i1001", "tiles/i1001/abc123.pmtiles", clock())
     riders.users.set_last_sync("i1001", {"status": "succeeded", "listed": 3}, clock())
     profile = body(call(user_app, "GET", "/api/user"))
-    assert profile["tiles_url"] == "https://tiles.example/tiles/i1001/abc123.pmtiles"
+    assert profile["tiles_url"] == "/tiles/i1001/abc123.pmtiles"  # same origin: the tiles cookies go with it
     assert profile["last_sync"] == {"status": "succeeded", "listed": 3}
 
 
@@ -213,18 +232,37 @@ def test_malformed_subject_is_401(user_app: Any, riders: Any, sub: str) -> None:
     assert call(user_app, "GET", "/api/user", sub=sub)["statusCode"] == 401
 
 
-def test_cors_preflight_only_for_the_frontend(user_app: Any) -> None:
-    preflight = user_app.resolve(
-        http_api_event(
-            "OPTIONS",
-            "/api/sync",
-            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
-        ),
-        None,
+def test_get_user_refreshes_the_tiles_cookies_no_longer_than_the_session(
+    user_app: Any, riders: Any, clock: Any, tiles_signer: Any
+) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    from ridelines.auth.tiles_cookies import cloudfront_b64decode
+
+    response = call(user_app, "GET", "/api/user", clock=clock)
+    cookies = parse_set_cookies(response)
+    assert set(TILES_COOKIE_NAMES) <= set(cookies)
+    session_exp = int(clock().timestamp()) + SESSION_SECONDS
+    for name in TILES_COOKIE_NAMES:
+        assert cookies[name]["path"] == "/tiles/i1001/"
+        assert int(cookies[name]["max-age"]) == SESSION_SECONDS
+    policy = parse_policy(cookies["CloudFront-Policy"]["value"])
+    (statement,) = policy["Statement"]
+    assert statement == {
+        "Resource": f"{SITE}/tiles/i1001/*",
+        "Condition": {"DateLessThan": {"AWS:EpochTime": session_exp}},
+    }
+    public = load_der_public_key(tiles_signer.public_key_der())
+    public.verify(  # type: ignore[union-attr]
+        cloudfront_b64decode(cookies["CloudFront-Signature"]["value"]),
+        cloudfront_b64decode(cookies["CloudFront-Policy"]["value"]),
+        ec.ECDSA(hashes.SHA256()),
     )
-    assert preflight["statusCode"] == 204
-    assert preflight["headers"]["Access-Control-Allow-Origin"] == "https://app.example"
-    evil = user_app.resolve(
-        http_api_event("OPTIONS", "/api/sync", headers={"Origin": "https://evil.example"}), None
-    )
-    assert "Access-Control-Allow-Origin" not in evil["headers"]
+
+
+def test_no_cors_for_anyone(user_app: Any, riders: Any) -> None:
+    for origin in (SITE, "https://evil.example"):
+        answer = call(user_app, "GET", "/api/user", headers={"Origin": origin})
+        assert not any(h.lower().startswith("access-control-") for h in answer["headers"])

@@ -49,6 +49,10 @@ def templates() -> dict[str, Any]:
                 "Properties": {"AliasName": "alias/ridelines-dev-jwt", "TargetKeyId": {"Ref": "JwtKey5A6B"}},
             },
             "TokenKey7C8D": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {}}},
+            "TilesKey1F2E": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY", "KeyPolicy": {}},
+            },
             "OAuthSecret9E0F": {
                 "Type": "AWS::SecretsManager::Secret",
                 "Properties": {"Name": "ridelines/dev/oauth"},
@@ -68,6 +72,10 @@ def templates() -> dict[str, Any]:
                 "Value": {"Ref": "JwtKey5A6B"},
                 "Export": {"Name": f"{DATA}:ExportsOutputRefJwtKey"},
             },
+            "ExportsOutputRefTilesKey": {
+                "Value": {"Ref": "TilesKey1F2E"},
+                "Export": {"Name": f"{DATA}:ExportsOutputRefTilesKey"},
+            },
             "ExportsOutputRefTokenKey": {
                 "Value": {"Ref": "TokenKey7C8D"},
                 "Export": {"Name": f"{DATA}:ExportsOutputRefTokenKey"},
@@ -86,12 +94,11 @@ def templates() -> dict[str, Any]:
     def imported(name: str) -> dict[str, Any]:
         return {"Fn::ImportValue": f"{DATA}:{name}"}
 
-    api_url = {"Fn::GetAtt": ["HttpApiF5A9", "ApiEndpoint"]}
+    site_url = {"Fn::Join": ["", ["https://", {"Fn::GetAtt": ["SiteDistribution", "DomainName"]}]]}
     common = {
         "USERS_TABLE_NAME": imported("ExportsOutputRefUsersTable"),
         "S3_BUCKET": imported("ExportsOutputRefDataBucket"),
-        "API_URL": api_url,
-        "FRONTEND_URL": "http://localhost:8000",
+        "SITE_URL": site_url,
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
     }
 
@@ -130,13 +137,12 @@ def templates() -> dict[str, Any]:
 
     api = {
         "Resources": {
-            "HttpApiF5A9": {
-                "Type": "AWS::ApiGatewayV2::Api",
-                "Properties": {
-                    "ProtocolType": "HTTP",
-                    "CorsConfiguration": {"AllowOrigins": ["http://localhost:8000"], "MaxAge": 3600},
-                },
-            },
+            "HttpApiF5A9": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "HTTP"}},
+            "TilesPublicKey": {"Type": "AWS::CloudFront::PublicKey", "Properties": {}},
+            "TilesKeyGroup": {"Type": "AWS::CloudFront::KeyGroup", "Properties": {}},
+            "SessionCookieFunction": {"Type": "AWS::CloudFront::Function", "Properties": {}},
+            "SiteHeaders": {"Type": "AWS::CloudFront::ResponseHeadersPolicy", "Properties": {}},
+            "WellKnownDocuments": {"Type": "Custom::WellKnownDocuments", "Properties": {}},
             "AuthFunction": function(
                 "auth.handler.lambda_handler",
                 15,
@@ -145,6 +151,9 @@ def templates() -> dict[str, Any]:
                     "JWT_KMS_KEY_ID": imported("ExportsOutputRefJwtKey"),
                     "TOKEN_KMS_KEY_ID": imported("ExportsOutputRefTokenKey"),
                     "OAUTH_CREDENTIALS_SECRET_ARN": imported("ExportsOutputRefSecret"),
+                    "TILES_SIGNING_KMS_KEY_ID": imported("ExportsOutputRefTilesKey"),
+                    "TILES_KEY_PAIR_ID": {"Ref": "TilesPublicKey"},
+                    "WELL_KNOWN_VERSION": {"Fn::GetAtt": ["WellKnownDocuments", "Version"]},
                 },
             ),
             "UserFunction": function(
@@ -155,14 +164,9 @@ def templates() -> dict[str, Any]:
             "SyncFunction": function(
                 "sync.handler.lambda_handler",
                 600,
-                {
-                    "CLOUDFRONT_DISTRIBUTION_ID": {"Ref": "TilesDistribution"},
-                    "TILES_BASE_URL": {
-                        "Fn::Join": ["", ["https://", {"Fn::GetAtt": ["TilesDistribution", "DomainName"]}]]
-                    },
-                },
+                {"CLOUDFRONT_DISTRIBUTION_ID": {"Ref": "SiteDistribution"}},
             ),
-            "TilesDistribution": {"Type": "AWS::CloudFront::Distribution", "Properties": {}},
+            "SiteDistribution": {"Type": "AWS::CloudFront::Distribution", "Properties": {}},
             "AuthIntegration": integration("AuthFunction"),
             "UserIntegration": integration("UserFunction"),
             "JwtAuthorizer1234": {
@@ -173,7 +177,7 @@ def templates() -> dict[str, Any]:
                     "IdentitySource": ["$request.header.Authorization"],
                     "JwtConfiguration": {
                         "Audience": ["ridelines"],
-                        "Issuer": {"Fn::Join": ["", [api_url, "/auth"]]},
+                        "Issuer": {"Fn::Join": ["", [site_url, "/auth"]]},
                     },
                 },
             },

@@ -8,9 +8,9 @@ import pytest
 from moto import mock_aws
 
 from ridelines_local.localstack.cfn import Resolver, UnresolvedReference
-from ridelines_local.localstack.provision import Provisioner
+from ridelines_local.localstack.provision import LOCAL_TILES_KEY_PAIR_ID, Provisioner
 
-API_URL = "http://127.0.0.1:8123"
+SITE_URL = "http://127.0.0.1:8123"
 
 
 def _clients() -> dict[str, Any]:
@@ -25,7 +25,7 @@ def provisioned(aws_env: None, cdk_templates: dict[str, Any]):
     with mock_aws():
         clients = _clients()
         resources = Provisioner(
-            cdk_templates, clients=clients, region="eu-west-1", api_url=API_URL
+            cdk_templates, clients=clients, region="eu-west-1", site_url=SITE_URL
         ).provision({"client_id": "cid", "client_secret": "csecret"})
         yield resources, clients
 
@@ -49,6 +49,8 @@ def test_keys_buckets_and_secret_are_created_as_declared(provisioned) -> None:
     kms = clients["kms"]
     jwt_key = kms.describe_key(KeyId=resources.keys["JwtKey5A6B"])["KeyMetadata"]
     assert (jwt_key["KeySpec"], jwt_key["KeyUsage"]) == ("RSA_2048", "SIGN_VERIFY")
+    tiles_key = kms.describe_key(KeyId=resources.keys["TilesKey1F2E"])["KeyMetadata"]
+    assert (tiles_key["KeySpec"], tiles_key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
     token_key = kms.describe_key(KeyId=resources.keys["TokenKey7C8D"])["KeyMetadata"]
     assert token_key["KeySpec"] == "SYMMETRIC_DEFAULT"
     aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
@@ -67,11 +69,16 @@ def test_lambda_environments_resolve_to_the_local_resources(provisioned) -> None
     assert auth["JWT_KMS_KEY_ID"] == resources.keys["JwtKey5A6B"]
     assert auth["OAUTH_CREDENTIALS_SECRET_ARN"] == resources.secrets["OAuthSecret9E0F"]
     assert auth["S3_BUCKET"] == resources.buckets["DataBucketE3F4"]
-    assert auth["API_URL"] == API_URL
+    # The distribution's domain is the local origin's host (LocalStack then sets SITE_URL to it exactly).
+    assert auth["SITE_URL"] == "https://127.0.0.1:8123"
+    assert auth["TILES_SIGNING_KMS_KEY_ID"] == resources.keys["TilesKey1F2E"]
+    # CloudFront-only resources resolve to local stand-ins: the public key to the local key pair id.
+    assert auth["TILES_KEY_PAIR_ID"] == LOCAL_TILES_KEY_PAIR_ID
+    # A deploy-time custom resource's attributes are not emulated: that variable is left out, named.
+    assert "WELL_KNOWN_VERSION" not in auth
+    assert resources.function("auth.handler.lambda_handler").unresolved == ("WELL_KNOWN_VERSION",)
     sync = resources.function("sync.handler.lambda_handler")
     assert sync.timeout_seconds == 600
-    # The distribution's domain is the gateway's host (LocalStack then sets every URL to the gateway).
-    assert sync.environment["TILES_BASE_URL"] == "https://127.0.0.1:8123"
     assert sync.environment["CLOUDFRONT_DISTRIBUTION_ID"] == ""  # no CDN to invalidate locally
     with pytest.raises(UnresolvedReference):
         resources.function("nope.handler")
@@ -85,10 +92,10 @@ def test_routes_and_the_jwt_authorizer_come_from_the_api(provisioned) -> None:
     assert routes["GET /auth/{proxy+}"].authorizer is None
     authorizer = routes["ANY /api/{proxy+}"].authorizer
     assert authorizer is not None
-    assert authorizer.issuer == f"{API_URL}/auth"
+    assert authorizer.issuer == "https://127.0.0.1:8123/auth"  # LocalStack uses its own origin's issuer
     assert authorizer.audience == ("ridelines",)
     assert routes["GET /api/user"].handler == "user.handler.lambda_handler"
-    assert resources.cors is not None and resources.cors["MaxAge"] == 3600
+    assert resources.cors is None
 
 
 def test_resolver_supports_sub_select_split_and_rejects_unknown_refs(cdk_templates: dict[str, Any]) -> None:

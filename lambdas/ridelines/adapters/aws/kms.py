@@ -1,4 +1,5 @@
-"""KMS: the asymmetric JWT signing key (Signer) and the symmetric key guarding stored tokens (TokenCipher)."""
+"""KMS: the asymmetric signing keys (Signer: RS256 sessions, ECDSA P-256 tiles cookies) and the symmetric
+key guarding stored tokens (TokenCipher)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from botocore.exceptions import ClientError
 from ridelines.errors import UpstreamError
 
 SIGNING_ALGORITHM = "RSASSA_PKCS1_V1_5_SHA_256"  # JWS RS256
+TILES_SIGNING_ALGORITHM = "ECDSA_SHA_256"  # ECC_NIST_P256 key; DER signature, as CloudFront verifies it
 
 
 def _bare_key_id(key_id: str) -> str:
@@ -21,9 +23,10 @@ def _bare_key_id(key_id: str) -> str:
 
 
 class KmsSigner:
-    def __init__(self, key_id: str, *, client: Any = None) -> None:
+    def __init__(self, key_id: str, *, client: Any = None, algorithm: str = SIGNING_ALGORITHM) -> None:
         self._key_ref = key_id
         self._kid = _bare_key_id(key_id)
+        self._algorithm = algorithm
         self._client = client or boto3.client("kms")
         self._public_key_der: bytes | None = None
         self._lock = threading.Lock()
@@ -34,7 +37,7 @@ class KmsSigner:
 
     def sign(self, message: bytes) -> bytes:
         response = self._client.sign(
-            KeyId=self._key_ref, Message=message, MessageType="RAW", SigningAlgorithm=SIGNING_ALGORITHM
+            KeyId=self._key_ref, Message=message, MessageType="RAW", SigningAlgorithm=self._algorithm
         )
         return bytes(response["Signature"])
 

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from ridelines.auth.sessions import epoch_ms, from_epoch_ms, valid_after_for_new_account
 from ridelines.errors import NotFound
 from ridelines.models import User
 
@@ -26,19 +27,22 @@ class DynamoUserRepository:
         return _to_user(item) if item else None
 
     def upsert_login(self, athlete_id: str, name: str, encrypted_token: bytes, now: datetime) -> User:
-        # One atomic write: created_at is set only when the row is new, so it survives every later login.
+        # One atomic write: created_at is set only when the row is new, so it survives every later login;
+        # so is sessions_valid_after, which keeps the sessions of a deleted account dead.
         item = self._client.update_item(
             TableName=self.table_name,
             Key=_key(athlete_id),
             UpdateExpression=(
                 "SET #name = :name, encrypted_token = :token, updated_at = :now, "
-                "created_at = if_not_exists(created_at, :now)"
+                "created_at = if_not_exists(created_at, :now), "
+                "sessions_valid_after = if_not_exists(sessions_valid_after, :valid_after)"
             ),
             ExpressionAttributeNames={"#name": "name"},
             ExpressionAttributeValues={
                 ":name": {"S": name},
                 ":token": {"B": encrypted_token},
                 ":now": {"S": _iso(now)},
+                ":valid_after": {"N": str(epoch_ms(valid_after_for_new_account(now)))},
             },
             ReturnValues="ALL_NEW",
         )["Attributes"]
@@ -66,6 +70,23 @@ class DynamoUserRepository:
                 ":now": {"S": _iso(now)},
             },
         )
+
+    def end_sessions(self, athlete_id: str, at: datetime) -> None:
+        # Epoch milliseconds; only ever moves forward (two logouts racing keep the later instant).
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=_key(athlete_id),
+                UpdateExpression="SET sessions_valid_after = :at",
+                ConditionExpression=(
+                    "attribute_exists(athlete_id) AND "
+                    "(attribute_not_exists(sessions_valid_after) OR sessions_valid_after < :at)"
+                ),
+                ExpressionAttributeValues={":at": {"N": str(epoch_ms(at))}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
 
     def delete(self, athlete_id: str) -> None:
         self._client.delete_item(TableName=self.table_name, Key=_key(athlete_id))
@@ -97,6 +118,7 @@ def _iso(moment: datetime) -> str:
 def _to_user(item: Mapping[str, Any]) -> User:
     token = item.get("encrypted_token", {}).get("B")
     last_sync = item.get("last_sync", {}).get("S")
+    valid_after = item.get("sessions_valid_after", {}).get("N")
     return User(
         athlete_id=item["athlete_id"]["S"],
         name=item.get("name", {}).get("S", item["athlete_id"]["S"]),
@@ -105,4 +127,5 @@ def _to_user(item: Mapping[str, Any]) -> User:
         encrypted_token=bytes(token) if token is not None else None,
         tiles_key=item.get("tiles_key", {}).get("S"),
         last_sync=json.loads(last_sync) if last_sync else None,
+        sessions_valid_after=from_epoch_ms(int(valid_after)) if valid_after else None,
     )
