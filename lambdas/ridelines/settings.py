@@ -24,10 +24,6 @@ TILES_KEY_PAIR_ID = "TILES_KEY_PAIR_ID"
 # The site is one origin (web app, /auth, /api, /tiles): issuer {SITE_URL}/auth, redirect_uri
 # {SITE_URL}/auth/callback, tiles_url a same-origin path /tiles/...
 SITE_URL = "SITE_URL"
-# Read by no code any more; the stacks still set them until the one-distribution stacks land (then delete).
-FRONTEND_URL = "FRONTEND_URL"
-API_URL = "API_URL"
-TILES_BASE_URL = "TILES_BASE_URL"
 INTERVALS_URL = "INTERVALS_URL"
 # Behaviour
 TIPPECANOE_ARGS = "TIPPECANOE_ARGS"

@@ -28,10 +28,10 @@ from botocore.exceptions import ClientError
 from werkzeug.wrappers import Request, Response
 
 from ridelines.auth.cookies import SESSION_COOKIE, CookieHeaderTooLarge, cookie_header_pieces, read_cookies
+from ridelines.site.headers import security_headers
 from ridelines_local.localstack.authorizer import JwtAuthorizer, Rejected
 from ridelines_local.localstack.events import Route, build_event, parse_result, select_route
 from ridelines_local.localstack.signed_cookies import Denied, SignedCookieVerifier
-from ridelines_local.localstack.site_headers import security_headers
 
 logger = logging.getLogger(__name__)
 

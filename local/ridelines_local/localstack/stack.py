@@ -49,14 +49,8 @@ USER_HANDLER = "user.handler.lambda_handler"
 SYNC_HANDLER = "sync.handler.lambda_handler"
 STANDIN_CLIENT_ID = "ridelines-local"
 STANDIN_CLIENT_SECRET = "local-secret"  # noqa: S105 - the stand-in's own, public, demo pair
-# Settings the cloud needs and the local stack must not have: no CDN to invalidate; the old
-# per-part URLs (the site is one origin, SITE_URL).
-DROPPED_SETTINGS = (
-    settings.CLOUDFRONT_DISTRIBUTION_ID,
-    settings.FRONTEND_URL,
-    settings.API_URL,
-    settings.TILES_BASE_URL,
-)
+# Settings the cloud needs and the local stack must not have: no CDN to invalidate.
+DROPPED_SETTINGS = (settings.CLOUDFRONT_DISTRIBUTION_ID,)
 
 
 @dataclass
