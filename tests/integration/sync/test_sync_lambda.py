@@ -466,11 +466,11 @@ def test_all_concurrent_downloads_share_one_rate_limiter(world: SyncWorld) -> No
     class Counting(TokenBucket):
         calls = 0
 
-        def acquire(self) -> None:
+        def acquire(self, max_wait: float | None = None) -> bool:
             with counted:
                 threads.add(threading.current_thread().name)
                 Counting.calls += 1
-            super().acquire()
+            return super().acquire(max_wait)
 
     def factory(credentials: Credentials, url: str) -> IntervalsClient:
         limiter = Counting(400.0, burst=20)
@@ -523,7 +523,13 @@ def test_lambda_retry_of_a_killed_leg_resumes_from_staging(
 ) -> None:
     event, context = _start(world), FakeContext()
     _killed_after_two_downloads(world, monkeypatch, event, context)
-    # Lambda retries the failed async event: same event, same request id
+    downloads = world.downloads()
+    # the same request id while the claimant's heartbeat is fresh: a duplicate delivery, not a retry
+    assert handle_sync_event(event, context, world.deps)["status"] == "skipped"
+    assert world.downloads() == downloads
+    # Lambda retries the failed async event a minute or more later: same event, same request id,
+    # and the dead run's heartbeat is stale by then
+    world.deps.clock = lambda: datetime.now(UTC) + timedelta(seconds=90)
     result = handle_sync_event(event, context, world.deps)
     assert result["status"] == "succeeded" and result["counts"]["downloaded"] == 4
     assert set(world.tiles()) == RIDE_IDS
