@@ -103,24 +103,42 @@ def test_no_change_resync_downloads_uploads_and_invalidates_nothing(world: SyncW
     assert world.cdn.paths == []
 
 
-def test_rename_and_type_change_download_exactly_one_each(world: SyncWorld) -> None:
+def test_rename_and_type_change_download_nothing_and_reach_the_map(world: SyncWorld) -> None:
     world.trigger()
     first_key = world.users.get(ATHLETE).tiles_key  # type: ignore[union-attr]
+    downloads = world.downloads()
     world.standin.rename_activity("a2", "Sunday loop")
+    world.standin.set_activity_type("a3", "GravelRide")
     result = world.trigger()
-    assert result["counts"]["changed"] == 1 and result["counts"]["downloaded"] == 1
-    assert world.downloads_of("a2") == 2 and world.downloads_of("a1") == 1
-    assert world.tiles()["a2"]["name"] == "Sunday loop"
+    assert result["counts"]["changed"] == 2 and result["counts"]["downloaded"] == 0
+    assert world.downloads() == downloads  # metadata alone: rewritten from the listing
+    tiles = world.tiles()
+    assert tiles["a2"]["name"] == "Sunday loop" and tiles["a3"]["type"] == "GravelRide"
     # the old tiles object is gone and its CloudFront path invalidated
     assert not world.blobs.exists(first_key)  # type: ignore[arg-type]
     assert world.cdn.paths == [f"/{first_key}"]
 
-    world.standin.set_activity_type("a3", "GravelRide")
+    world.standin.edit_activity("a1", trainer=True, moving_s=1234, elevation_gain_m=321.0)
+    result = world.trigger()
+    assert result["counts"]["changed"] == 1 and world.downloads() == downloads
+    features = {f["properties"]["id"]: f["properties"] for f in iter_features_of(world)}
+    assert features["a1"]["trainer"] is True and features["a1"]["moving_s"] == 1234
+    assert features["a1"]["elevation_gain_m"] == 321.0
+
+    # a changed file (re-upload) is downloaded again
+    world.standin.replace_file("a4", RIDES[0].read_bytes())
     result = world.trigger()
     assert result["counts"]["changed"] == 1 and result["counts"]["downloaded"] == 1
-    assert world.downloads_of("a3") == 2
-    assert world.tiles()["a3"]["type"] == "GravelRide"
-    assert len(world.cdn.paths) == 2
+    assert world.downloads_of("a4") == 2
+
+
+def iter_features_of(world: SyncWorld) -> list[dict[str, Any]]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "a.zst"
+        assert world.blobs.download_file(ARCHIVE_KEY, local)
+        return list(iter_features(local))
 
 
 def test_deleted_ride_disappears_from_the_tiles(world: SyncWorld) -> None:
