@@ -32,7 +32,16 @@ _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 MAX_XML_BYTES = 256 * 1024 * 1024
 
 # TCX Activity/@Sport and GPX <type> -> intervals.icu activity type
-_SPORTS = {"biking": "Ride", "cycling": "Ride", "running": "Run", "walking": "Walk", "hiking": "Hike"}
+_SPORTS = {
+    "biking": "Ride",
+    "cycling": "Ride",
+    "road_biking": "Ride",
+    "mountain_biking": "MountainBikeRide",
+    "gravel_cycling": "GravelRide",
+    "running": "Run",
+    "walking": "Walk",
+    "hiking": "Hike",
+}
 
 
 class TrackFileError(InvalidInput):
