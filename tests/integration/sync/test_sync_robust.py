@@ -392,3 +392,96 @@ def test_staging_markers_are_deleted_before_their_features(world: SyncWorld) -> 
 def _no_leaked_threads() -> Iterator[None]:
     yield
     assert not [t for t in threading.enumerate() if t.name == "sync-heartbeat" and t.is_alive()]
+
+
+# -- 5. every format maps ------------------------------------------------------------------------
+
+DATA = RIDES[0].parents[2]
+
+
+def _archive_features(world: SyncWorld) -> dict[str, dict[str, Any]]:
+    import tempfile
+    from pathlib import Path
+
+    from ridelines.archive import iter_features
+
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "a.zst"
+        assert world.blobs.download_file(f"athletes/{ATHLETE}/activities.geojson.zst", local)
+        return {f["properties"]["id"]: f for f in iter_features(local)}
+
+
+def _points(feature: dict[str, Any]) -> list[list[float]]:
+    geometry = feature["geometry"]
+    lines = [geometry["coordinates"]] if geometry["type"] == "LineString" else geometry["coordinates"]
+    return [pt for line in lines for pt in line]
+
+
+def test_gpx_and_tcx_originals_reach_the_map(world: SyncWorld) -> None:
+    world.standin.add_activity(
+        ATHLETE,
+        activity_id="g1",
+        fit_bytes=(DATA / "gpx/garmin-forerunner-10-output.gpx").read_bytes(),
+        file_format="gpx",
+        type="Run",
+        start=datetime(2013, 6, 13, 3, 56, 35, tzinfo=UTC),
+    )
+    world.standin.add_activity(
+        ATHLETE,
+        activity_id="t1",
+        fit_bytes=(DATA / "tcx/python-tcxparser-no_hr-excerpt.tcx").read_bytes(),
+        file_format="tcx",
+        type="Run",
+        start=datetime(2012, 12, 26, 21, 29, 53, tzinfo=UTC),
+    )
+    world.standin.add_activity(
+        ATHLETE,
+        activity_id="x1",
+        fit_bytes=b'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY a "b">]><gpx>&a;</gpx>',
+        file_format="gpx",
+        start=datetime(2015, 1, 1, tzinfo=UTC),
+    )
+    result = world.trigger()
+    assert result["status"] == "succeeded"
+    tiles = world.tiles()
+    assert {"g1", "t1"} <= set(tiles) and "x1" not in tiles
+    features = _archive_features(world)
+    assert features["g1"]["geometry"]["type"] == "MultiLineString"
+    assert len(features["g1"]["geometry"]["coordinates"]) == 7  # the Forerunner's 6 pauses
+    entry = decode_index(world.blobs.get_bytes(INDEX_KEY) or b"").get("x1")
+    assert entry is not None and entry.status is EntryStatus.UNDECODABLE and "DOCTYPE" in entry.reason
+
+
+MULTISPORT = DATA / "fit/python-fitparse/activity-large-fenxi2-multisport.fit"
+
+
+def test_a_multisport_file_split_into_two_activities_gives_each_its_own_part(world: SyncWorld) -> None:
+    data = MULTISPORT.read_bytes()
+    world.standin.add_activity(ATHLETE, activity_id="ms-run", fit_bytes=data, type="Run", file_sport_index=2)
+    world.standin.add_activity(
+        ATHLETE, activity_id="ms-bike", fit_bytes=data, type="Ride", file_sport_index=6
+    )
+    world.standin.add_activity(ATHLETE, activity_id="ms-whole", fit_bytes=data, type="Multisport")
+    assert world.trigger()["status"] == "succeeded"
+    features = _archive_features(world)
+    run, bike, whole = (_points(features[i]) for i in ("ms-run", "ms-bike", "ms-whole"))
+    assert run and bike and len(run) < len(whole) and len(bike) < len(whole)
+    assert not {tuple(p[:2]) for p in run} & {tuple(p[:2]) for p in bike}  # no shared part
+    assert (
+        features["ms-run"]["properties"]["type"] == "Run"
+        and features["ms-bike"]["properties"]["type"] == "Ride"
+    )
+
+
+def test_a_crop_in_intervals_downloads_again_and_narrows_the_track(world: SyncWorld) -> None:
+    ride = DATA / "fit/gpsbabel/track/wahoo-element-bolt.fit"
+    world.standin.add_activity(ATHLETE, activity_id="c1", fit_bytes=ride.read_bytes())
+    world.trigger()
+    before = len(_points(_archive_features(world)["c1"]))
+    elapsed = world.standin.activities["c1"].elapsed_s
+    assert elapsed
+    world.standin.crop_activity("c1", start_offset_s=elapsed // 3, elapsed_s=elapsed // 3)
+    result = world.trigger()
+    assert result["counts"]["changed"] == 1 and world.downloads_of("c1") == 2  # file identity changed
+    after = len(_points(_archive_features(world)["c1"]))
+    assert 0 < after < before
