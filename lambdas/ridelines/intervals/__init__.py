@@ -21,7 +21,7 @@ __all__ = [
     "IntervalsClient",
     "Listing",
     "OutOfTime",
-    "SkippedEntry",
     "RetryPolicy",
+    "SkippedEntry",
     "TokenBucket",
 ]
