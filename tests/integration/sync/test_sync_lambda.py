@@ -448,7 +448,7 @@ def test_metrics_of_the_issue_are_emitted_as_emf(
     import json
 
     world.trigger()
-    world.standin.rename_activity("a1", "renamed: the old tiles are invalidated")
+    world.standin.replace_file("a1", RIDES[1].read_bytes())  # a re-upload: one download, new tiles
     capsys.readouterr()
     assert world.trigger()["status"] == "succeeded"
     emitted: dict[str, object] = {}
