@@ -22,3 +22,38 @@ def test_leftovers_of_dead_runs_go_live_ones_stay(tmp_path: Path) -> None:
         assert sweep(tmp_path) == 0  # a live leg of this process is never swept
         assert scratch.exists()
     assert not scratch.exists()
+
+
+def test_get_sync_never_shows_running_past_the_lease() -> None:
+    """The account service (``GET /api/sync``) shows an expired active sync as failed."""
+    from datetime import UTC, datetime, timedelta
+    from typing import Any
+
+    from ridelines.adapters.memory import (
+        MemoryBlobStore,
+        MemorySyncStateRepository,
+        MemoryUserRepository,
+        RecordingInvalidator,
+        RecordingInvoker,
+    )
+    from ridelines.api.account import AccountService
+    from ridelines.models import SyncStatus
+
+    now = {"t": datetime(2026, 1, 1, tzinfo=UTC)}
+    syncs = MemorySyncStateRepository()
+    unused: Any = None
+    account = AccountService(
+        users=MemoryUserRepository(),
+        syncs=syncs,
+        blobs=MemoryBlobStore(),
+        invalidator=RecordingInvalidator(),
+        invoker=RecordingInvoker(),
+        cipher=unused,
+        intervals=unused,
+        clock=lambda: now["t"],
+    )
+    syncs.acquire("a1", "s1", full=False, now=now["t"], lease_seconds=600)
+    assert account.sync_status("a1").status is SyncStatus.QUEUED
+    now["t"] += timedelta(seconds=601)
+    seen = account.sync_status("a1")
+    assert seen.status is SyncStatus.FAILED and "stopped responding" in (seen.error or "")
