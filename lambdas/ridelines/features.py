@@ -20,6 +20,8 @@ from ridelines.fit import FitActivity
 from ridelines.fit import profile as p
 from ridelines.fit.names import FILE_TYPES, SPORTS
 from ridelines.fit.virtual import VIRTUAL_TYPES, is_trainer_fit, is_virtual_fit
+from ridelines.gpxtcx import TrackFile, parse_track_file
+from ridelines.selection import ActivityWindow, select_by_time, select_fit_samples
 from ridelines.tracks import Track, build_track, simplify_line
 
 # FIT sport / sub_sport -> intervals.icu (Strava-style) activity type.
@@ -80,10 +82,14 @@ class DecodedTrack:
         return self.no_track_reason is None
 
 
-def decode_track(data: bytes, source: str = "<bytes>") -> DecodedTrack:
-    """Decode and segment; raises :class:`ridelines.errors.FitDecodeError` on bad input."""
+def decode_track(
+    data: bytes, source: str = "<bytes>", *, window: ActivityWindow | None = None
+) -> DecodedTrack:
+    """Decode and segment; raises :class:`ridelines.errors.FitDecodeError` on bad input.
+    ``window`` narrows a multisport or cropped file to the listed activity
+    (:mod:`ridelines.selection`)."""
     activity = fit.decode(data, source)
-    track = build_track(activity.samples) if activity.is_activity else Track([], 0.0)
+    track = build_track(select_fit_samples(activity, window)) if activity.is_activity else Track([], 0.0)
     reason = None
     if not activity.is_activity:
         kinds = sorted({_file_type_name(t) for t in activity.file_types})
@@ -104,6 +110,54 @@ def fit_to_feature(data: bytes, meta: ActivityMeta | None = None, *, source: str
     if not decoded.has_track:
         return None
     return feature_from_track(decoded, meta, default_id=id_from_source(data, source))
+
+
+def track_file_to_feature(
+    data: bytes, meta: ActivityMeta, *, source: str = "<bytes>", window: ActivityWindow | None = None
+) -> dict[str, Any] | None:
+    """A GPX or TCX original -> Feature (None without a track). Raises
+    :class:`ridelines.gpxtcx.TrackFileError` on a file that cannot be read safely."""
+    parsed: TrackFile = parse_track_file(data, source)
+    samples = parsed.samples if window is None else select_by_time(parsed.samples, window)
+    track = build_track(samples)
+    if not track.segments:
+        return None
+    props: dict[str, Any] = {
+        "id": meta.id,
+        "name": None,
+        "type": parsed.sport,
+        "start": None if parsed.start is None else iso_utc(parsed.start),
+        "distance_m": round(track.length_m, 1),
+        "moving_s": None,
+        "virtual": False,
+        "trainer": False,
+    }
+    props.update({k: v for k, v in _meta_properties(meta).items() if v is not None})
+    props["trainer"] = bool(meta.trainer)
+    props["virtual"] = bool(meta.virtual) if meta.virtual is not None else (meta.type in VIRTUAL_TYPES)
+    if props.get("elevation_gain_m") is None:
+        props.pop("elevation_gain_m", None)
+    return {"type": "Feature", "properties": props, "geometry": _geometry(track)}
+
+
+def listing_properties(meta: ActivityMeta, current: dict[str, Any]) -> dict[str, Any]:
+    """``current`` properties with what the listing shows rewritten (a rename, a type change...):
+    used when only the listing changed, so nothing is downloaded."""
+    props = dict(current)
+    for key, value in _meta_properties(meta).items():
+        if key == "start" and value is None:
+            continue
+        if value is None and key in ("moving_s", "distance_m"):
+            continue
+        props[key] = value
+    if props.get("elevation_gain_m") is None:
+        props.pop("elevation_gain_m", None)
+    props["trainer"] = bool(meta.trainer)
+    if meta.virtual is not None:
+        props["virtual"] = meta.virtual
+    elif meta.type in VIRTUAL_TYPES or meta.trainer:
+        props["virtual"] = True  # otherwise the file's evidence (Zwift, Watopia...) still holds
+    return props
 
 
 def feature_from_track(

@@ -5,7 +5,14 @@ entry it was built from (:meth:`ridelines.intervals.models.IntervalsActivity.con
 track for it, and — for files that arrived whole but can never give a track — a status and a
 short reason, so they are not fetched again until the activity itself changes.
 
-Byte format (version 1), all integers little-endian::
+Version 2 splits the content hash in two (:mod:`ridelines.intervals.models`): the *file hash*
+(the recording's identity: a change means a new download) and the *meta hash* (what the map
+shows from the listing: a change rewrites the feature's properties, no download). A version-1
+index is still read: its entries carry the old combined hash and are marked ``legacy``; the sync
+compares them with the listing's version-1 hash and, when equal, rewrites them as version 2
+without downloading anything (the migration).
+
+Byte format (version 2; version 1 is the same without the meta hash), integers little-endian::
 
     offset size  field
     0      8     magic            b"RLINDEX\\x00"
@@ -19,9 +26,11 @@ Byte format (version 1), all integers little-endian::
     entry:
     0      2     id length        u16 (1..1024)
     2      n     id               UTF-8
-    .      16    content hash     BLAKE2b-128 digest
+    .      16    file hash        BLAKE2b-128 digest (v1: the combined content hash)
+    .      16    meta hash        BLAKE2b-128 digest (v2 only; zeros when legacy)
     .      1     status           u8 (see :class:`EntryStatus`)
-    .      1     flags            u8, bit 0 = has track (set only with status TRACK)
+    .      1     flags            u8, bit 0 = has track (set only with status TRACK),
+                                  bit 1 = legacy (the file hash is a version-1 content hash)
     .      2     reason length    u16 (0..1024)
     .      m     reason           UTF-8
 
@@ -41,13 +50,16 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 MAGIC = b"RLINDEX\x00"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 HASH_SIZE = 16
 MAX_ID_BYTES = 1024
 MAX_REASON_BYTES = 1024
 _HEADER = struct.Struct("<8sHHIQ16s")
 HEADER_SIZE = _HEADER.size  # 40
 _FLAG_HAS_TRACK = 0x01
+_FLAG_LEGACY = 0x02
+_NO_META = b"\x00" * HASH_SIZE
 
 
 class IndexCorrupt(ValueError):
@@ -62,6 +74,7 @@ class EntryStatus(IntEnum):
     NO_FILE = 2  # intervals.icu has no file for it (HTTP 422)
     NOT_FIT = 3  # the original file is GPX/TCX/something else
     UNDECODABLE = 4  # a FIT file that arrived whole but cannot be decoded
+    UNAVAILABLE = 5  # intervals.icu answered 403/404/410 for this one file
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +83,15 @@ class IndexEntry:
     hash: bytes
     status: EntryStatus = EntryStatus.TRACK
     reason: str = ""
+    meta: bytes = b""  # the meta hash; empty for a legacy (version-1) entry
 
     @property
     def has_track(self) -> bool:
         return self.status is EntryStatus.TRACK
+
+    @property
+    def legacy(self) -> bool:
+        return not self.meta
 
 
 class ActivityIndex:
@@ -122,7 +140,8 @@ def _checked_utf8(text: str, what: str, limit: int) -> bytes:
     return raw
 
 
-def encode_index(index: ActivityIndex) -> bytes:
+def encode_index(index: ActivityIndex, *, version: int = VERSION) -> bytes:
+    """Encode as ``version`` (2; 1 only to build the old format in tests of the migration)."""
     body = bytearray()
     for entry in index:
         raw_id = _checked_utf8(entry.id, "activity id", MAX_ID_BYTES)
@@ -132,10 +151,18 @@ def encode_index(index: ActivityIndex) -> bytes:
             raise ValueError(f"content hash must be {HASH_SIZE} bytes")
         # reasons are informational: truncate rather than refuse (on a character boundary)
         raw_reason = entry.reason.encode("utf-8")[:MAX_REASON_BYTES].decode("utf-8", "ignore").encode()
-        flags = _FLAG_HAS_TRACK if entry.has_track else 0
+        flags = (_FLAG_HAS_TRACK if entry.has_track else 0) | (
+            _FLAG_LEGACY if entry.legacy and version >= 2 else 0
+        )
+        if not entry.legacy and len(entry.meta) != HASH_SIZE:
+            raise ValueError(f"meta hash must be {HASH_SIZE} bytes")
         body += struct.pack("<H", len(raw_id)) + raw_id + entry.hash
+        if version >= 2:
+            body += entry.meta or _NO_META
+        elif not entry.legacy:
+            raise ValueError("a version-1 index holds only legacy entries")
         body += struct.pack("<BBH", int(entry.status), flags, len(raw_reason)) + raw_reason
-    prefix = struct.pack("<8sHHIQ", MAGIC, VERSION, 0, len(index), len(body))
+    prefix = struct.pack("<8sHHIQ", MAGIC, version, 0, len(index), len(body))
     checksum = hashlib.blake2b(prefix + body, digest_size=16).digest()
     return prefix + checksum + bytes(body)
 
@@ -147,7 +174,7 @@ def decode_index(data: bytes) -> ActivityIndex:
     magic, version, reserved, count, body_length, checksum = _HEADER.unpack_from(data, 0)
     if magic != MAGIC:
         raise IndexCorrupt("not an activity index (bad magic)")
-    if version != VERSION:
+    if version not in READABLE_VERSIONS:
         raise IndexCorrupt(f"unknown index version {version}")
     if reserved != 0:
         raise IndexCorrupt("reserved header field is not zero")
@@ -170,6 +197,10 @@ def decode_index(data: bytes) -> ActivityIndex:
             pos += id_len
             content_hash = bytes(body[pos : pos + HASH_SIZE])
             pos += HASH_SIZE
+            meta = b""
+            if version >= 2:
+                meta = bytes(body[pos : pos + HASH_SIZE])
+                pos += HASH_SIZE
             status_code, flags, reason_len = struct.unpack_from("<BBH", body, pos)
             pos += 4
             raw_reason = bytes(body[pos : pos + reason_len])
@@ -180,10 +211,15 @@ def decode_index(data: bytes) -> ActivityIndex:
                 raise IndexCorrupt("entries are not sorted by id")
             previous = raw_id
             status = EntryStatus(status_code)
-            if bool(flags & _FLAG_HAS_TRACK) != (status is EntryStatus.TRACK) or flags & ~_FLAG_HAS_TRACK:
+            known = _FLAG_HAS_TRACK | (_FLAG_LEGACY if version >= 2 else 0)
+            if bool(flags & _FLAG_HAS_TRACK) != (status is EntryStatus.TRACK) or flags & ~known:
                 raise IndexCorrupt("entry flags disagree with its status")
+            if flags & _FLAG_LEGACY:
+                meta = b""
+            elif version >= 2 and len(meta) != HASH_SIZE:
+                raise IndexCorrupt("entry runs past the end of the index")
             entries.append(
-                IndexEntry(raw_id.decode("utf-8"), content_hash, status, raw_reason.decode("utf-8"))
+                IndexEntry(raw_id.decode("utf-8"), content_hash, status, raw_reason.decode("utf-8"), meta)
             )
     except (struct.error, ValueError, UnicodeDecodeError) as exc:
         if isinstance(exc, IndexCorrupt):

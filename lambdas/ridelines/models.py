@@ -74,6 +74,20 @@ class SyncRecord(BaseModel):
     def holds_lease(self, now: datetime) -> bool:
         return self.status.active and self.lease_expires_at > now
 
+    def as_seen(self, now: datetime) -> SyncRecord:
+        """What a reader should be shown: an active sync whose lease ran out is ``failed`` (its runs
+        died: killed, or Lambda gave up), never ``running`` for ever. A live leg's heartbeat
+        keeps the lease fresh."""
+        if not self.status.active or self.lease_expires_at > now:
+            return self
+        return self.model_copy(
+            update={
+                "status": SyncStatus.FAILED,
+                "finished_at": self.lease_expires_at,
+                "error": self.error or "the sync stopped responding (its run was killed); start it again",
+            }
+        )
+
 
 class User(BaseModel):
     """One row of the users table, keyed by the intervals.icu athlete id."""

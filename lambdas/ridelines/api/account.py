@@ -76,7 +76,7 @@ class AccountService:
         record = self.syncs.get(athlete_id)
         if record is None:
             raise NotFound("no sync has run for this athlete yet")
-        return record
+        return record.as_seen(self.clock())  # never "running" past the lease
 
     def delete_account(self, athlete_id: str) -> None:
         """Revoke at intervals.icu, then erase sync state, stored files, tiles and the user row.

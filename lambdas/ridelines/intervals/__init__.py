@@ -5,8 +5,10 @@ from ridelines.intervals.client import (
     Credentials,
     FileOutcome,
     IntervalsClient,
+    OutOfTime,
     RetryPolicy,
 )
+from ridelines.intervals.listing import Listing, SkippedEntry
 from ridelines.intervals.models import IntervalsActivity, IntervalsAthlete
 from ridelines.intervals.ratelimit import TokenBucket
 
@@ -17,6 +19,9 @@ __all__ = [
     "IntervalsActivity",
     "IntervalsAthlete",
     "IntervalsClient",
+    "Listing",
+    "OutOfTime",
     "RetryPolicy",
+    "SkippedEntry",
     "TokenBucket",
 ]

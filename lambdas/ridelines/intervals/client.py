@@ -10,12 +10,23 @@ that is a wrong ``INTERVALS_URL``, not a blip. Once the server has answered, the
 transient again and retried.
 
 Listing history (``oldest`` is required, results come newest first, there is no cursor): the
-client walks date windows backwards from tomorrow. A window starts at one year; after a window
-with few activities the next one doubles (up to 16 years), after a crowded one it halves, and the
-walk stops once a window reaches :data:`HISTORY_FLOOR` (1990-01-01, before consumer GPS
-recorders). Long gaps in someone's history therefore cost a handful of requests, never a missed
-ride. Windows overlap by a day (dates are the athlete's local time) and results are de-duplicated
-by id.
+client walks date windows backwards. The first window reaches up to :data:`FUTURE_CEILING`, so a
+ride dated in the future by a broken clock is still listed. A window starts at one year; after a
+window with few activities the next one doubles (up to :data:`MAX_WINDOW_DAYS`), after a crowded
+one it halves; a window whose request fails (after the transport's own retries) is retried at
+half the size, down to :data:`MIN_WINDOW_DAYS`. The walk reaches :data:`HISTORY_FLOOR`
+(1990-01-01, before consumer GPS recorders), then asks once for everything from
+:data:`ANCIENT_FLOOR` to it: a device that lost its clock writes 1989-12-31 (the FIT epoch) or
+1970. Windows overlap by a day (dates are the athlete's local time) and results are
+de-duplicated by id. Each entry is validated on its own (:mod:`ridelines.intervals.listing`).
+
+Deadlines: with ``time_left`` (seconds this client may still spend), no request starts, sleeps
+or waits on the rate limiter past it, and every request's timeout fits inside it; when time runs
+out :class:`OutOfTime` is raised (transient) so the sync can checkpoint instead of being killed.
+
+Per-file answers: 403, 404, 410 and 422 on one file are that activity's outcome
+(:class:`FileOutcome.UNAVAILABLE` / ``NO_FILE``), not the sync's; a 403 on a file is first
+checked against the token (``GET /athlete/0``): if the token is refused too, the sync fails.
 """
 
 from __future__ import annotations
@@ -39,19 +50,25 @@ from pydantic import ValidationError
 from ridelines import settings
 from ridelines.errors import UpstreamAuthError, UpstreamError
 from ridelines.intervals.files import SniffedFile, TruncatedFile, sniff_activity_file
+from ridelines.intervals.listing import Listing, parse_page
 from ridelines.intervals.models import IntervalsActivity, IntervalsAthlete
 from ridelines.intervals.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 
 HISTORY_FLOOR = date(1990, 1, 1)
+ANCIENT_FLOOR = date(1900, 1, 1)
+FUTURE_CEILING = date(2199, 12, 31)
 FIRST_WINDOW_DAYS = 366
-MAX_WINDOW_DAYS = 16 * 366
+MAX_WINDOW_DAYS = 8 * 366  # bounded; a crowded window halves the next one
 MIN_WINDOW_DAYS = 7
 CROWDED_WINDOW = 2000  # activities in one response before the next window is halved
 SPARSE_WINDOW = 250  # ...and below which it is doubled
 USER_AGENT = "ridelines-sync/1.0 (+https://github.com/ridelines)"
 MAX_RETRY_AFTER_SECONDS = 120.0
+MIN_REQUEST_SECONDS = 2.0  # a request needs at least this much of the budget to be worth starting
+# 403/404/410 on one file: that activity's outcome, recorded until the activity changes
+FILE_UNAVAILABLE = (403, 404, 410)
 # Only what the sync reads: an Activity has ~200 fields, and years of history add up.
 LISTING_FIELDS = ",".join(IntervalsActivity.model_fields)
 
@@ -72,7 +89,8 @@ class RetryPolicy:
 class FileOutcome(Enum):
     FIT = "fit"
     NO_FILE = "no_file"  # 422: no file (manual entry, Strava, no GPS)
-    NOT_FIT = "not_fit"
+    NOT_FIT = "not_fit"  # arrived whole, not FIT: ``data`` holds it (GPX, TCX, ...)
+    UNAVAILABLE = "unavailable"  # 403/404/410 on this one file
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +99,15 @@ class ActivityFile:
     fit: bytes | None = None
     reason: str = ""
     downloaded_bytes: int = 0
+    data: bytes | None = None  # the unwrapped original when it is not FIT
+    status: int | None = None  # the HTTP status of an UNAVAILABLE file
+
+
+class OutOfTime(UpstreamError):
+    """The caller's time budget is spent: stop and checkpoint (transient, nothing is wrong)."""
+
+    def __init__(self, message: str = "the time budget of this run is spent") -> None:
+        super().__init__(message, transient=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +178,7 @@ class IntervalsClient:
         sleep: Callable[[float], None] = time.sleep,
         today: Callable[[], date] | None = None,
         fail_fast_unreachable: bool = False,
+        time_left: Callable[[], float] | None = None,
     ) -> None:
         self.base_url = (base_url or settings.intervals_url()).rstrip("/")
         rate = float(
@@ -171,6 +199,7 @@ class IntervalsClient:
         self.requests_made = 0
         self.fail_fast_unreachable = fail_fast_unreachable
         self._answered = False  # has the server ever sent a response?
+        self.time_left = time_left  # seconds this client may still spend (None: no deadline)
 
     def close(self) -> None:
         self.session.close()
@@ -182,6 +211,25 @@ class IntervalsClient:
         self.close()
 
     # -- transport -----------------------------------------------------------------------------
+
+    def _budget(self) -> float | None:
+        return None if self.time_left is None else self.time_left()
+
+    def _pause_or_stop(self, seconds: float) -> None:
+        """Sleep ``seconds`` unless that would run past the deadline."""
+        budget = self._budget()
+        if budget is not None and seconds > budget - MIN_REQUEST_SECONDS:
+            raise OutOfTime(f"a {seconds:.0f}s back-off does not fit the {max(budget, 0):.0f}s left")
+        self._sleep(seconds)
+
+    def _timeout(self) -> tuple[float, float]:
+        budget = self._budget()
+        if budget is None:
+            return (self.retry.connect_timeout, self.retry.read_timeout)
+        if budget < MIN_REQUEST_SECONDS:
+            raise OutOfTime()
+        # requests' read timeout is per socket read: bound both by what is left
+        return (min(self.retry.connect_timeout, budget), min(self.retry.read_timeout, budget))
 
     def _request(
         self,
@@ -196,16 +244,17 @@ class IntervalsClient:
         url = f"{self.base_url}{path}"
         last_problem = "no attempt made"
         for attempt in range(self.retry.attempts):
-            self.rate_limiter.acquire()
+            budget = self._budget()
+            max_wait = None if budget is None else budget - MIN_REQUEST_SECONDS
+            if max_wait is not None and max_wait <= 0:
+                raise OutOfTime()
+            if not self.rate_limiter.acquire(max_wait):
+                raise OutOfTime("the rate limit's pause runs past the time budget")
+            timeout = self._timeout()
             with self._count_lock:
                 self.requests_made += 1
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    timeout=(self.retry.connect_timeout, self.retry.read_timeout),
-                )
+                response = self.session.request(method, url, params=params, timeout=timeout)
                 _ = response.content  # read it all now: a cut transfer fails here, inside the retry
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if self.fail_fast_unreachable and not self._answered and _never_connected(exc):
@@ -216,14 +265,14 @@ class IntervalsClient:
                 log.warning(
                     "intervals.icu %s %s failed (%s), attempt %d", method, path, last_problem, attempt + 1
                 )
-                self._sleep(self.retry.backoff(attempt))
+                self._pause_or_stop(self.retry.backoff(attempt))
                 continue
             except requests.RequestException as exc:  # e.g. ChunkedEncodingError on a cut stream
                 last_problem = f"{type(exc).__name__}"
                 log.warning(
                     "intervals.icu %s %s broke off (%s), attempt %d", method, path, last_problem, attempt + 1
                 )
-                self._sleep(self.retry.backoff(attempt))
+                self._pause_or_stop(self.retry.backoff(attempt))
                 continue
             self._answered = True
             status = response.status_code
@@ -243,7 +292,7 @@ class IntervalsClient:
             if status >= 500:
                 last_problem = f"HTTP {status}"
                 log.warning("intervals.icu %s %s answered %d, attempt %d", method, path, status, attempt + 1)
-                self._sleep(self.retry.backoff(attempt))
+                self._pause_or_stop(self.retry.backoff(attempt))
                 continue
             raise UpstreamError(
                 f"intervals.icu answered {status} for {path}: {_error_text(response)}", status=status
@@ -262,7 +311,8 @@ class IntervalsClient:
         except (ValueError, ValidationError) as exc:
             raise UpstreamError("intervals.icu returned an unreadable athlete") from exc
 
-    def list_window(self, athlete_id: str, oldest: date, newest: date) -> list[IntervalsActivity]:
+    def list_window(self, athlete_id: str, oldest: date, newest: date, into: Listing, seen: set[str]) -> int:
+        """One window into ``into``; returns how many entries the page held (valid or not)."""
         response = self._request(
             "GET",
             f"/api/v1/athlete/{athlete_id}/activities",
@@ -270,53 +320,85 @@ class IntervalsClient:
         )
         try:
             raw = response.json()
-        except ValueError as exc:
-            raise UpstreamError("intervals.icu returned an unreadable activity list") from exc
-        if not isinstance(raw, list):
-            raise UpstreamError("intervals.icu returned an activity list that is not a list")
-        activities: list[IntervalsActivity] = []
-        for item in raw:
+        except ValueError as exc:  # NaN/Infinity parse; broken JSON does not
+            raise UpstreamError("intervals.icu returned an unreadable activity list", transient=True) from exc
+        try:
+            return parse_page(raw, into, seen)
+        except TypeError as exc:
+            raise UpstreamError(
+                f"intervals.icu returned an unusable activity list ({exc})", transient=True
+            ) from exc
+
+    def _window_with_retries(
+        self, athlete_id: str, oldest: date, newest: date, into: Listing, seen: set[str]
+    ) -> tuple[int, date]:
+        """Fetch [oldest, newest]; a failing window is retried at half the size. Returns the page
+        size and the oldest date actually covered."""
+        while True:
             try:
-                activities.append(IntervalsActivity.model_validate(item))
-            except ValidationError as exc:
-                ident = item.get("id") if isinstance(item, dict) else None
+                return self.list_window(athlete_id, oldest, newest, into, seen), oldest
+            except UpstreamAuthError:
+                raise
+            except UpstreamError as exc:
+                span = (newest - oldest).days
+                if isinstance(exc, OutOfTime) or not exc.transient or span <= MIN_WINDOW_DAYS:
+                    raise
+                oldest = newest - timedelta(days=max(MIN_WINDOW_DAYS, span // 2))
                 log.warning(
-                    "skipping an unreadable activity from intervals.icu (id=%r): %d problem(s)",
-                    str(ident)[:64] if ident is not None else None,
-                    exc.error_count(),
+                    "listing window failed (%s); retrying a %d-day window", exc, (newest - oldest).days
                 )
-        return activities
+
+    def listing(self, athlete_id: str = "0", *, floor: date = HISTORY_FLOOR) -> Listing:
+        """Every activity of the athlete, newest first, each id once, plus the skipped entries
+        (see the module docstring)."""
+        result = Listing()
+        seen: set[str] = set()
+        newest = self._today() + timedelta(days=1)
+        window = FIRST_WINDOW_DAYS
+        # rides a broken clock dated in the future: one window from tomorrow to the ceiling
+        if newest < FUTURE_CEILING:
+            self._window_with_retries(athlete_id, newest, FUTURE_CEILING, result, seen)
+        while newest >= floor:
+            oldest = max(floor, newest - timedelta(days=window))
+            size, oldest = self._window_with_retries(athlete_id, oldest, newest, result, seen)
+            if oldest <= floor:
+                break
+            if size >= CROWDED_WINDOW:
+                window = max(MIN_WINDOW_DAYS, window // 2)
+            elif size < SPARSE_WINDOW:
+                window = min(MAX_WINDOW_DAYS, window * 2)
+            newest = oldest + timedelta(days=1)  # one day of overlap; ids de-duplicate
+        if floor > ANCIENT_FLOOR:  # rides a broken clock dated before 1990
+            self._window_with_retries(athlete_id, ANCIENT_FLOOR, floor + timedelta(days=1), result, seen)
+        for skipped in result.skipped:
+            log.warning("skipping a listing entry (id=%r): %s", skipped.id, skipped.reason)
+        return result
 
     def list_activities(
         self, athlete_id: str = "0", *, floor: date = HISTORY_FLOOR
     ) -> Iterator[IntervalsActivity]:
-        """Every activity of the athlete, newest first, each id once (see the module docstring)."""
-        seen: set[str] = set()
-        newest = self._today() + timedelta(days=1)
-        window = FIRST_WINDOW_DAYS
-        while newest >= floor:
-            oldest = max(floor, newest - timedelta(days=window))
-            batch = self.list_window(athlete_id, oldest, newest)
-            for activity in batch:
-                if activity.id not in seen:
-                    seen.add(activity.id)
-                    yield activity
-            if oldest <= floor:
-                return
-            if len(batch) >= CROWDED_WINDOW:
-                window = max(MIN_WINDOW_DAYS, window // 2)
-            elif len(batch) < SPARSE_WINDOW:
-                window = min(MAX_WINDOW_DAYS, window * 2)
-            newest = oldest + timedelta(days=1)  # one day of overlap; ids de-duplicate
+        """The valid activities of :meth:`listing`."""
+        yield from self.listing(athlete_id, floor=floor).activities
 
     def download_file(self, activity_id: str) -> ActivityFile:
-        """The original file of an activity, unwrapped to FIT bytes when it is FIT."""
+        """The original file of an activity: FIT bytes, the original (GPX/TCX...) or the reason
+        there is none. A file shorter than its FIT header says is returned as FIT all the same;
+        the decoder marks it ``truncated`` and the sync decides (:mod:`ridelines.pipeline.sync`)."""
         path = f"/api/v1/activity/{activity_id}/file"
         for attempt in range(self.retry.attempts):
-            response = self._request("GET", path, accept=(200, 422))
-            if response.status_code == 422:
+            response = self._request("GET", path, accept=(200, 422, *FILE_UNAVAILABLE))
+            status = response.status_code
+            if status == 422:
                 return ActivityFile(
                     FileOutcome.NO_FILE, reason=f"no file at intervals.icu: {_error_text(response)}"[:200]
+                )
+            if status in FILE_UNAVAILABLE:
+                if status == 403:
+                    self.athlete()  # a refused token raises UpstreamAuthError here: the sync fails
+                return ActivityFile(
+                    FileOutcome.UNAVAILABLE,
+                    reason=f"intervals.icu answered {status} for the file: {_error_text(response)}"[:200],
+                    status=status,
                 )
             body = response.content
             try:
@@ -325,10 +407,12 @@ class IntervalsClient:
                 log.warning(
                     "download of %s arrived cut short (%s), attempt %d", activity_id, exc, attempt + 1
                 )
-                self._sleep(self.retry.backoff(attempt))
+                self._pause_or_stop(self.retry.backoff(attempt))
                 continue
             if sniffed.fit is None:
-                return ActivityFile(FileOutcome.NOT_FIT, reason=sniffed.reason, downloaded_bytes=len(body))
+                return ActivityFile(
+                    FileOutcome.NOT_FIT, reason=sniffed.reason, downloaded_bytes=len(body), data=sniffed.data
+                )
             return ActivityFile(FileOutcome.FIT, fit=sniffed.fit, downloaded_bytes=len(body))
         raise UpstreamError(f"download of {activity_id} kept arriving cut short", transient=True)
 

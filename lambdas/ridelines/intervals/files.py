@@ -28,6 +28,7 @@ class TruncatedFile(Exception):
 class SniffedFile:
     fit: bytes | None  # the FIT bytes, or None when the file is not FIT
     reason: str = ""  # why it is not FIT (for the index)
+    data: bytes | None = None  # the unwrapped original when it is not FIT (GPX, TCX...)
 
 
 def _gunzip(data: bytes) -> bytes:
@@ -73,7 +74,7 @@ def sniff_activity_file(data: bytes, *, depth: int = 0) -> SniffedFile:
         return _from_zip(data, depth)
     if len(data) >= 12 and data[8:12] == FIT_SIGNATURE:
         return SniffedFile(data)
-    return SniffedFile(None, _describe_text(data[:512]))
+    return SniffedFile(None, _describe_text(data[:512]), data=data)
 
 
 def _from_zip(data: bytes, depth: int) -> SniffedFile:
@@ -81,12 +82,19 @@ def _from_zip(data: bytes, depth: int) -> SniffedFile:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = [i for i in archive.infolist() if not i.is_dir()]
             fit_members = [i for i in members if i.filename.lower().endswith((".fit", ".fit.gz"))]
+            track_file: SniffedFile | None = None  # a GPX/TCX member, when there is no FIT one
             for info in fit_members or members:
                 if info.file_size > MAX_UNPACKED_BYTES:
                     continue
                 inner = sniff_activity_file(archive.read(info), depth=depth + 1)
                 if inner.fit is not None:
                     return inner
+                if (
+                    track_file is None
+                    and inner.data is not None
+                    and ("GPX" in inner.reason or "TCX" in inner.reason)
+                ):
+                    track_file = inner
     except (zipfile.BadZipFile, EOFError) as exc:
         raise TruncatedFile(f"zip archive is incomplete: {exc}") from exc
-    return SniffedFile(None, "zip archive holds no FIT file")
+    return track_file or SniffedFile(None, "zip archive holds no FIT file")

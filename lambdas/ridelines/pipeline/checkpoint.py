@@ -15,13 +15,16 @@ cannot be recomputed from the listing, the index and staging::
       "staged_batches": 4,        # committed staging batches so far (informational)
       "claimed": false,           # set by the run that picked the event up (duplicate delivery guard)
       "claim_id": null,           # ...its Lambda request id (a Lambda retry of a failed run has the same)
-      "claimed_until": null       # ...and its hard deadline (epoch seconds): no run outlives it
+      "claimed_until": null,      # ...and its hard deadline (epoch seconds): no run outlives it
+      "heartbeat_at": null        # ...renewed every few seconds while the run is alive
     }
 
 A leg is claimed with one compare-and-swap of the sync record. Another delivery of the same leg
-takes the claim over only when the claiming run is certainly over: Lambda retried it (same request
-id: Lambda retries an async event only after the run failed or timed out) or its deadline has
-passed. It then resumes from staging; any other duplicate is ignored.
+takes the claim over only when the claiming run is certainly over: its deadline has passed, or its
+heartbeat stopped (killed: out of memory, crash). A delivery with the *same* request id is not
+proof: Lambda may deliver an async event twice while the first run is alive, so it is ignored
+like any other duplicate while the heartbeat is fresh (Lambda's own retry comes a minute or more
+after a failure, by when the heartbeat is stale). It then resumes from staging.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Checkpoint(BaseModel):
     claimed: bool = False
     claim_id: str | None = Field(default=None, max_length=128)
     claimed_until: float | None = None
+    heartbeat_at: float | None = None
 
     @classmethod
     def from_event(cls, raw: dict[str, Any] | None) -> Checkpoint:

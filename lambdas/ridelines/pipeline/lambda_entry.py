@@ -28,6 +28,7 @@ from ridelines.errors import ConfigurationError, RidelinesError, UpstreamAuthErr
 from ridelines.intervals.client import Credentials, IntervalsClient
 from ridelines.models import SyncCounts, SyncPhase, SyncRecord, SyncRequest, SyncStatus
 from ridelines.pipeline.checkpoint import Checkpoint
+from ridelines.pipeline.gave_up import is_gave_up_event, mark_gave_up
 from ridelines.pipeline.reporting import LoggingReporter
 from ridelines.pipeline.sync import LegResult, LegStatus, SyncJob, SyncLayout, SyncSettings, run_leg
 from ridelines.ports import (
@@ -204,6 +205,16 @@ def _fail_before_start(request: SyncRequest, deps: SyncDeps, error: RidelinesErr
 
 def handle_sync_event(event: Mapping[str, Any] | Any, context: Any, deps: SyncDeps) -> dict[str, Any]:
     _route_domain_logs()
+    if is_gave_up_event(event):  # the on-failure destination / dead-letter queue
+        marked = mark_gave_up(event, deps.states, deps.clock)
+        for sync_id in marked:
+            logger.error(
+                "sync failed: Lambda gave up on it", extra={"sync_id": sync_id, "sync_failure": True}
+            )
+            metrics.add_metric(name="sync.failed", unit=MetricUnit.Count, value=1)
+        if metrics.metric_set:
+            metrics.flush_metrics(raise_on_empty_metrics=False)
+        return {"status": "marked_failed", "sync_ids": marked}
     try:
         request = SyncRequest.model_validate(event)
         Checkpoint.from_event(request.checkpoint)  # a malformed checkpoint is a bad event too

@@ -4,8 +4,13 @@ While downloading, results are grouped into batches. A batch is two objects unde
 athlete's staging prefix, written in this order:
 
 * ``{batch}.features.zst`` — the batch's archive lines (zstd NDJSON, :mod:`ridelines.archive`);
-* ``{batch}.results.json`` — ``{"version": 1, "results": [{"id", "hash" (hex), "status",
-  "reason"}]}``: the commit marker. A batch without it never happened.
+* ``{batch}.results.json`` — ``{"version": 2, "results": [{"id", "hash" (file hash, hex),
+  "meta" (meta hash, hex), "status", "reason"}]}``: the commit marker. A batch without it never
+  happened. Version-1 markers (no meta hash) are still read.
+
+Deleting staging (:func:`delete_staging`) removes every commit marker first and the features
+objects after: a crash in between leaves features without a marker (ignored, swept next time),
+never a marker whose features are gone.
 
 Batch names sort by creation time. Any later leg or later sync reads the results of every
 committed batch and reuses those whose hash still matches the listing instead of downloading
@@ -40,7 +45,8 @@ class StagedResult:
     hash: bytes
     status: EntryStatus
     reason: str
-    batch: str  # the batch key prefix (without suffix) holding its feature line, if any
+    batch: str
+    meta: bytes = b""  # the batch key prefix (without suffix) holding its feature line, if any
 
 
 def new_batch_name() -> str:
@@ -89,6 +95,7 @@ class BatchWriter:
         status: EntryStatus,
         reason: str = "",
         feature: Mapping[str, Any] | None = None,
+        meta: bytes = b"",
     ) -> None:
         writer = self._open()  # an empty features object still marks the batch as whole
         if feature is not None:
@@ -96,7 +103,13 @@ class BatchWriter:
             writer.write_line(line)
             self.feature_bytes += len(line)
         self._results.append(
-            {"id": activity_id, "hash": content_hash.hex(), "status": int(status), "reason": reason[:500]}
+            {
+                "id": activity_id,
+                "hash": content_hash.hex(),
+                "meta": meta.hex(),
+                "status": int(status),
+                "reason": reason[:500],
+            }
         )
 
     def commit(self) -> int:
@@ -107,7 +120,7 @@ class BatchWriter:
             if count and self._path is not None:
                 key = f"{self._prefix}{self.name}"
                 self._blobs.put_file(key + FEATURES_SUFFIX, self._path, content_type="application/zstd")
-                marker = json.dumps({"version": 1, "results": self._results}, separators=(",", ":"))
+                marker = json.dumps({"version": 2, "results": self._results}, separators=(",", ":"))
                 self._blobs.put_bytes(key + RESULTS_SUFFIX, marker.encode(), content_type="application/json")
         finally:
             if self._path is not None:
@@ -130,7 +143,7 @@ def read_staged(blobs: BlobStore, prefix: str) -> dict[str, StagedResult]:
         batch = key[: -len(RESULTS_SUFFIX)]
         try:
             marker = json.loads(raw or b"")
-            if marker.get("version") != 1:
+            if marker.get("version") not in (1, 2):
                 raise ValueError("unknown staging version")
             for item in marker["results"]:
                 staged[str(item["id"])] = StagedResult(
@@ -139,6 +152,7 @@ def read_staged(blobs: BlobStore, prefix: str) -> dict[str, StagedResult]:
                     EntryStatus(int(item["status"])),
                     str(item.get("reason", "")),
                     batch,
+                    bytes.fromhex(str(item.get("meta", ""))),
                 )
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring unreadable staging batch %s: %s", key, exc)
@@ -164,3 +178,10 @@ def staged_lines(blobs: BlobStore, chosen: Mapping[str, StagedResult], workdir: 
 
 def staging_keys(blobs: BlobStore, prefix: str) -> list[str]:
     return sorted(blobs.list_keys(prefix))
+
+
+def delete_staging(blobs: BlobStore, keys: list[str]) -> None:
+    """Commit markers first, then everything else (see the module docstring)."""
+    markers = [k for k in keys if k.endswith(RESULTS_SUFFIX)]
+    for key in markers + [k for k in keys if not k.endswith(RESULTS_SUFFIX)]:
+        blobs.delete(key)

@@ -26,12 +26,28 @@ never runs out of time). The rules it keeps:
 * **Out of time:** when the remaining time drops below the download reserve, the leg commits
   its batch, stores a checkpoint (:mod:`ridelines.pipeline.checkpoint`) and re-invokes itself;
   a leg that reaches publishing without the publish reserve hands publishing to a fresh leg.
+  The intervals.icu client gets the leg's budget (remaining time minus
+  :data:`CHECKPOINT_RESERVE_SECONDS`): no request, back-off or Retry-After pause runs past it,
+  so a 429 storm ends in a checkpoint, never in a killed run.
+* **A bad listing entry is one bad entry** (:mod:`ridelines.intervals.listing`): it is counted
+  ``skipped`` and its stored ride is kept; an entry whose id cannot be read holds back every
+  deletion of this sync. A listing that would delete more than :data:`MASS_DELETE_SHARE` of an
+  archive of at least :data:`MASS_DELETE_MIN_INDEX` rides is confirmed by a second listing.
+* **Metadata alone** (name, type, trainer, moving time, elevation gain: the meta hash) rewrites
+  the feature's properties from the listing, downloading nothing; a new file hash (re-upload,
+  crop) downloads again. Version-1 index entries migrate by comparing the legacy hash.
+* **Short files** (shorter than their FIT header says) fail for now and are fetched again; the
+  third short arrival in a row of the same file is accepted (:mod:`.short_downloads`).
+* **Liveness:** a heartbeat thread renews the claim and the lease every
+  :data:`HEARTBEAT_SECONDS` while the leg runs (Tippecanoe included), so ``GET /api/sync`` never
+  sees an expired lease on a live sync and a killed leg is recognised by its stale heartbeat.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -41,7 +57,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ridelines.archive import iter_features, rewrite_archive
+from ridelines.archive import encode_feature, iter_features, iter_lines, line_activity_id, rewrite_archive
 from ridelines.errors import (
     FitDecodeError,
     NotFound,
@@ -50,21 +66,44 @@ from ridelines.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from ridelines.features import ActivityMeta, fit_to_feature
+from ridelines.features import (
+    ActivityMeta,
+    decode_track,
+    feature_from_track,
+    listing_properties,
+    track_file_to_feature,
+)
+from ridelines.gpxtcx import TrackFileError
 from ridelines.index import ActivityIndex, EntryStatus, IndexCorrupt, IndexEntry, decode_index, encode_index
-from ridelines.intervals.client import FileOutcome, IntervalsClient
+from ridelines.intervals.client import FileOutcome, IntervalsClient, OutOfTime
+from ridelines.intervals.listing import Listing
 from ridelines.intervals.models import IntervalsActivity
 from ridelines.models import SyncCounts, SyncPhase, SyncRecord, SyncRequest, SyncStatus
 from ridelines.pipeline.checkpoint import MAX_FAILED_IDS, Checkpoint
 from ridelines.pipeline.reporting import LoggingReporter, SyncReporter
-from ridelines.pipeline.staging import BatchWriter, StagedResult, read_staged, staged_lines, staging_keys
+from ridelines.pipeline.short_downloads import ACCEPT_AFTER, ShortDownloads
+from ridelines.pipeline.staging import (
+    BatchWriter,
+    StagedResult,
+    delete_staging,
+    read_staged,
+    staged_lines,
+    staging_keys,
+)
+from ridelines.pipeline.workdir import LegScratch
 from ridelines.ports import BlobStore, SyncInvoker, SyncStateRepository
 from ridelines.publish import TilesPublisher
+from ridelines.selection import ActivityWindow
 from ridelines.tiling import build_pmtiles
 
 log = logging.getLogger(__name__)
 
 NO_GPS_STREAM_REASON = "intervals.icu lists no GPS stream for it"
+CHECKPOINT_RESERVE_SECONDS = 20.0  # what a leg keeps back from its requests to save and hand off
+HEARTBEAT_SECONDS = 10.0
+HEARTBEAT_STALE_SECONDS = 45.0  # no heartbeat for this long: the claiming run is dead
+MASS_DELETE_SHARE = 0.2
+MASS_DELETE_MIN_INDEX = 20
 
 
 @dataclass(frozen=True)
@@ -74,16 +113,22 @@ class SyncLayout:
     index_key: str
     archive_key: str
     staging_prefix: str
+    short_key: str = ".short-downloads.json"
 
     @classmethod
     def for_athlete(cls, athlete_id: str) -> SyncLayout:
         base = f"athletes/{athlete_id}/"
-        return cls(base + "activities.index", base + "activities.geojson.zst", base + "staging/")
+        return cls(
+            base + "activities.index",
+            base + "activities.geojson.zst",
+            base + "staging/",
+            base + "short-downloads.json",
+        )
 
     @classmethod
     def folder(cls) -> SyncLayout:
         """The command line's ``--out DIR``: files at the top of the folder."""
-        return cls("activities.index", "activities.geojson.zst", ".staging/")
+        return cls("activities.index", "activities.geojson.zst", ".staging/", ".short-downloads.json")
 
 
 @dataclass(frozen=True)
@@ -154,6 +199,9 @@ class _Outcome:
     reason: str = ""
     feature: dict[str, Any] | None = None
     downloaded: bool = False
+    meta: bytes = b""
+    deferred: bool = False  # out of time before it finished: neither done nor failed
+    short: bool = False  # arrived shorter than its header says (counted in ShortDownloads)
 
 
 class _Superseded(Exception):
@@ -182,14 +230,13 @@ def run_leg(job: SyncJob) -> LegResult:
         return LegResult(LegStatus.SKIPPED, record.counts)
     now = job.clock()
     if stored.claimed:
-        if job.invocation_id and stored.claim_id == job.invocation_id:
-            log.warning(
-                "leg %d was retried by Lambda after its run failed; resuming from staging", stored.leg
-            )
-        elif stored.claimed_until is not None and stored.claimed_until <= now.timestamp():
+        beat = stored.heartbeat_at
+        if stored.claimed_until is not None and stored.claimed_until <= now.timestamp():
             log.warning(
                 "leg %d's run is past its deadline without finishing; resuming from staging", stored.leg
             )
+        elif beat is not None and beat + HEARTBEAT_STALE_SECONDS <= now.timestamp():
+            log.warning("leg %d's run stopped beating (killed); resuming from staging", stored.leg)
         else:
             log.warning(
                 "leg %d of sync %s is already running; duplicate event ignored", stored.leg, request.sync_id
@@ -201,6 +248,7 @@ def run_leg(job: SyncJob) -> LegResult:
             "claimed": True,
             "claim_id": job.invocation_id,
             "claimed_until": now.timestamp() + remaining + CLAIM_SLACK_SECONDS,
+            "heartbeat_at": now.timestamp(),
         }
     )
     claim = record.model_copy(
@@ -236,6 +284,11 @@ class _Leg:
         self.leg_processed = 0
         self.last_save = 0.0
         self.started = time.perf_counter()
+        self.out_of_time = False
+        self.shorts = ShortDownloads()
+        self.workdir = job.workdir
+        self._save_lock = threading.Lock()
+        self._stopped = False  # set by the last save of the leg: the heartbeat must not follow it
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -253,26 +306,45 @@ class _Leg:
         error: str | None = None,
         finished: bool = False,
     ) -> None:
-        self._refresh_counts()
-        now = self.job.clock()
-        update: dict[str, Any] = {
-            "status": status,
-            "counts": self.counts.model_copy(),
-            "lease_expires_at": now + timedelta(seconds=self.settings.lease_seconds),
-            "checkpoint": (checkpoint or self.checkpoint).to_dict() if not finished else None,
-            "error": error,
-        }
-        if phase is not None:
-            update["phase"] = phase
-        if finished:
-            update["finished_at"] = now
-        candidate = self.record.model_copy(update=update)
-        try:
-            self.job.states.save(candidate)
-        except (SyncInProgress, NotFound) as exc:
-            raise _Superseded(str(exc)) from None
-        self.record = candidate
-        self.last_save = time.monotonic()
+        with self._save_lock:
+            if self._stopped:
+                return
+            self._refresh_counts()
+            now = self.job.clock()
+            current = checkpoint or self.checkpoint
+            if current.claimed:
+                current = current.model_copy(update={"heartbeat_at": now.timestamp()})
+            update: dict[str, Any] = {
+                "status": status,
+                "counts": self.counts.model_copy(),
+                "lease_expires_at": now + timedelta(seconds=self.settings.lease_seconds),
+                "checkpoint": current.to_dict() if not finished else None,
+                "error": error,
+            }
+            if phase is not None:
+                update["phase"] = phase
+            if finished:
+                update["finished_at"] = now
+            final = finished or checkpoint is not None or status is not SyncStatus.RUNNING
+            candidate = self.record.model_copy(update=update)
+            try:
+                self.job.states.save(candidate)
+            except (SyncInProgress, NotFound) as exc:
+                self._stopped = True
+                raise _Superseded(str(exc)) from None
+            self.record = candidate
+            self.last_save = time.monotonic()
+            if final:
+                self._stopped = True
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self._save()
+            except _Superseded:
+                return
+            except Exception as exc:  # a failed beat is retried at the next one
+                log.warning("heartbeat save failed (%s)", type(exc).__name__)
 
     def _phase(self, phase: SyncPhase) -> None:
         self.job.reporter.phase(phase)
@@ -288,13 +360,23 @@ class _Leg:
         request = self.job.request
         if self.checkpoint.leg >= self.settings.max_legs:
             return self._fail(RidelinesError(f"the sync did not finish within {self.settings.max_legs} runs"))
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(stop,), name="sync-heartbeat", daemon=True)
         try:
-            self._phase(SyncPhase.LIST)
-            client = self.job.client_factory()
-            try:
-                return self._run(client)
-            finally:
-                client.close()
+            with LegScratch(self.job.workdir) as scratch:
+                self.workdir = scratch
+                beat.start()
+                self._phase(SyncPhase.LIST)
+                client = self.job.client_factory()
+                if self.job.remaining_seconds is not None:
+                    remaining = self.job.remaining_seconds
+                    client.time_left = lambda: remaining() - CHECKPOINT_RESERVE_SECONDS
+                try:
+                    return self._run(client)
+                except OutOfTime:
+                    return self._hand_off("download")
+                finally:
+                    client.close()
         except _Superseded as exc:
             log.warning("sync %s was superseded (%s); stopping", request.sync_id, exc)
             return LegResult(LegStatus.SKIPPED, self.counts)
@@ -312,6 +394,8 @@ class _Leg:
             return self._fail(
                 RidelinesError(f"the sync failed unexpectedly ({type(exc).__name__})", code="internal_error")
             )
+        finally:
+            stop.set()
 
     def _fail(self, error: RidelinesError) -> LegResult:
         log.error("sync failed: %s", error.message, extra={"sync_failure": True})
@@ -334,47 +418,60 @@ class _Leg:
         job = self.job
         index, index_trusted, index_found = self._load_index()
         full = job.request.full or not index_trusted
-        activities = list(client.list_activities(job.intervals_athlete_id))
-        self.counts.listed = len(activities)
+        listing = client.listing(job.intervals_athlete_id)
+        self.counts.listed = len(listing.activities) + len(listing.skipped)
+        self.listing_skips += len(listing.skipped)
+        self.shorts = ShortDownloads.load(job.blobs, job.layout.short_key)
 
         self._phase(SyncPhase.DIFF)
         listed: dict[str, tuple[IntervalsActivity, bytes]] = {}
-        for activity in activities:
+        for activity in listing.activities:
             if activity.has_no_file:
                 self.listing_skips += 1
             else:
-                listed[activity.id] = (activity, activity.content_hash())
-        del activities
+                listed[activity.id] = (activity, activity.file_hash())
         staged = read_staged(job.blobs, job.layout.staging_prefix)
         to_fetch: list[tuple[IntervalsActivity, bytes]] = []
         decided: dict[str, IndexEntry] = {}
+        restyle: dict[str, IntervalsActivity] = {}  # metadata-only changes: no download
         failed_before = set(self.failed_ids)
-        for activity_id, (activity, content_hash) in listed.items():
+        for activity_id, (activity, file_hash) in listed.items():
             old = None if full else index.get(activity_id)
+            meta_hash = activity.meta_hash()
+            if old is not None and old.legacy and old.hash == activity.content_hash():
+                old = IndexEntry(old.id, file_hash, old.status, old.reason, meta_hash)  # migrated
+                decided[activity_id] = old
             if old is None:
                 self.counts.new += 1
-            elif old.hash != content_hash:
+            elif old.hash != file_hash or (old.status is EntryStatus.UNAVAILABLE and old.meta != meta_hash):
                 self.counts.changed += 1
+            elif old.meta != meta_hash:
+                self.counts.changed += 1
+                decided[activity_id] = IndexEntry(old.id, old.hash, old.status, old.reason, meta_hash)
+                if old.has_track:
+                    restyle[activity_id] = activity
+                continue
             else:
                 self.counts.unchanged += 1
                 continue
             done = staged.get(activity_id)
-            if done is not None and done.hash == content_hash:
+            if done is not None and done.hash == file_hash:
                 continue
             if activity.known_without_gps:
                 decided[activity_id] = IndexEntry(
-                    activity_id, content_hash, EntryStatus.NO_TRACK, NO_GPS_STREAM_REASON
+                    activity_id, file_hash, EntryStatus.NO_TRACK, NO_GPS_STREAM_REASON, meta_hash
                 )
                 self.listing_skips += 1
                 continue
             if activity_id not in failed_before:
-                to_fetch.append((activity, content_hash))
-        deleted = [e.id for e in index if e.id not in listed] if index_trusted else []
+                to_fetch.append((activity, file_hash))
+        deleted = self._deletions(client, index, index_trusted, listed, listing)
         self.counts.deleted = len(deleted)
 
         self._phase(SyncPhase.DOWNLOAD)
         job.reporter.planned(len(to_fetch))
         finished_downloads = self._download(client, to_fetch)
+        self.shorts.save(job.blobs, job.layout.short_key)
         job.reporter.metric("sync.activities.downloaded", self.leg_downloaded, "Count")
         job.reporter.metric("sync.activities.processed", self.leg_processed, "Count")
         if not finished_downloads:
@@ -390,7 +487,44 @@ class _Leg:
             decided,
             deleted,
             full,
+            restyle,
         )
+
+    def _deletions(
+        self,
+        client: IntervalsClient,
+        index: ActivityIndex,
+        index_trusted: bool,
+        listed: dict[str, tuple[IntervalsActivity, bytes]],
+        listing: Listing,
+    ) -> list[str]:
+        """Stored rides the listing no longer has. Never one a skipped entry may still be; none at
+        all when a skipped entry's id is unreadable; a large share only if a second listing agrees."""
+        if not index_trusted:
+            return []
+        gone = [e.id for e in index if e.id not in listed and e.id not in listing.protected_ids]
+        if not gone:
+            return []
+        if listing.unidentified_skips:
+            log.warning(
+                "%d listing entries could not be identified; deleting none of %d rides this sync",
+                listing.unidentified_skips,
+                len(gone),
+            )
+            return []
+        if len(index) >= MASS_DELETE_MIN_INDEX and len(gone) > MASS_DELETE_SHARE * len(index):
+            log.warning(
+                "the listing would delete %d of %d rides; listing again to confirm", len(gone), len(index)
+            )
+            second = client.listing(self.job.intervals_athlete_id)
+            if second.unidentified_skips:
+                return []
+            still_there = {a.id for a in second.activities} | second.protected_ids
+            confirmed = [i for i in gone if i not in still_there]
+            if len(confirmed) < len(gone):
+                log.warning("the second listing still has %d of them; kept", len(gone) - len(confirmed))
+            return confirmed
+        return gone
 
     def _load_index(self) -> tuple[ActivityIndex, bool, bool]:
         raw = self.job.blobs.get_bytes(self.job.layout.index_key)
@@ -408,7 +542,7 @@ class _Leg:
         """Fetch and convert with a small pool; commit staging batches as they fill.
         Returns False when it stopped early for lack of time."""
         settings = self.settings
-        batch = BatchWriter(self.job.blobs, self.job.layout.staging_prefix, self.job.workdir)
+        batch = BatchWriter(self.job.blobs, self.job.layout.staging_prefix, self.workdir)
         pending: dict[Future[_Outcome], str] = {}
         queue = iter(to_fetch)
         exhausted = not to_fetch
@@ -417,6 +551,8 @@ class _Leg:
         try:
             while True:
                 while not exhausted and len(pending) < settings.workers * 2:
+                    if self.out_of_time:
+                        break
                     if submitted >= settings.workers and self._time_short(settings.download_reserve_seconds):
                         break
                     item = next(queue, None)
@@ -436,6 +572,8 @@ class _Leg:
                 elif time.monotonic() - self.last_save >= settings.progress_interval_seconds:
                     self._save(phase=SyncPhase.DOWNLOAD)
             self._commit(batch)
+            if self.out_of_time:
+                exhausted = False
         except BaseException:
             for future in pending:
                 future.cancel()
@@ -475,6 +613,14 @@ class _Leg:
             self._save(phase=SyncPhase.DOWNLOAD)
 
     def _record(self, batch: BatchWriter, outcome: _Outcome) -> None:
+        if outcome.deferred:  # out of time: the next leg takes it, nothing is counted
+            self.out_of_time = True
+            return
+        if outcome.short and outcome.failed:
+            count = self.shorts.arrived_short(outcome.activity_id, outcome.content_hash)
+            log.warning("activity %s arrived short (%d in a row)", outcome.activity_id, count)
+        elif outcome.downloaded:
+            self.shorts.arrived_whole(outcome.activity_id)
         self.leg_processed += 1
         if outcome.downloaded:
             self.downloaded += 1
@@ -493,28 +639,36 @@ class _Leg:
                 self.download_skips += 1
                 log.info("activity %s has no track: %s", outcome.activity_id, outcome.reason)
             batch.add(
-                outcome.activity_id, outcome.content_hash, outcome.status, outcome.reason, outcome.feature
+                outcome.activity_id,
+                outcome.content_hash,
+                outcome.status,
+                outcome.reason,
+                outcome.feature,
+                meta=outcome.meta,
             )
         self._refresh_counts()
         self.job.reporter.progress(self.counts)
 
-    def _fetch_one(
-        self, client: IntervalsClient, activity: IntervalsActivity, content_hash: bytes
-    ) -> _Outcome:
+    def _fetch_one(self, client: IntervalsClient, activity: IntervalsActivity, file_hash: bytes) -> _Outcome:
+        meta_hash = activity.meta_hash()
+
+        def outcome(**kwargs: Any) -> _Outcome:
+            return _Outcome(activity.id, file_hash, meta=meta_hash, **kwargs)
+
         try:
             file = client.download_file(activity.id)
         except UpstreamAuthError:
             raise
+        except OutOfTime:
+            return outcome(deferred=True)
         except (UpstreamError, OSError) as exc:
-            return _Outcome(activity.id, content_hash, failed=True, reason=str(exc)[:200])
+            return outcome(failed=True, reason=str(exc)[:200])
         except Exception as exc:
-            return _Outcome(activity.id, content_hash, failed=True, reason=type(exc).__name__)
+            return outcome(failed=True, reason=type(exc).__name__)
         if file.outcome is FileOutcome.NO_FILE:
-            return _Outcome(activity.id, content_hash, status=EntryStatus.NO_FILE, reason=file.reason)
-        if file.outcome is FileOutcome.NOT_FIT or file.fit is None:
-            return _Outcome(
-                activity.id, content_hash, status=EntryStatus.NOT_FIT, reason=file.reason, downloaded=True
-            )
+            return outcome(status=EntryStatus.NO_FILE, reason=file.reason)
+        if file.outcome is FileOutcome.UNAVAILABLE:
+            return outcome(status=EntryStatus.UNAVAILABLE, reason=file.reason)
         meta = ActivityMeta(
             id=activity.id,
             name=activity.name,
@@ -526,30 +680,56 @@ class _Leg:
             trainer=bool(activity.trainer),
             virtual=True if activity.is_virtual else None,
         )
+        window = ActivityWindow(activity.start, activity.elapsed_time, activity.file_sport_index)
+        source = f"activity {activity.id}"
         try:
-            feature = fit_to_feature(file.fit, meta, source=f"activity {activity.id}")
-        except FitDecodeError as exc:
-            return _Outcome(
-                activity.id,
-                content_hash,
-                status=EntryStatus.UNDECODABLE,
-                reason=exc.message[:300],
-                downloaded=True,
-            )
+            if file.outcome is FileOutcome.NOT_FIT or file.fit is None:
+                if file.data is None or not ("GPX" in file.reason or "TCX" in file.reason):
+                    return outcome(status=EntryStatus.NOT_FIT, reason=file.reason, downloaded=True)
+                feature = track_file_to_feature(file.data, meta, source=source, window=window)
+                reason = "no GPS track in the GPX/TCX file"
+            else:
+                decoded = decode_track(file.fit, source, window=window)
+                cut = decoded.activity.truncated
+                if cut is not None:
+                    times = self.shorts.files.get(activity.id)
+                    before = times[1] if times is not None and times[0] == file_hash.hex() else 0
+                    if before + 1 < ACCEPT_AFTER:
+                        return outcome(
+                            failed=True,
+                            short=True,
+                            downloaded=True,
+                            reason=f"file arrived short ({cut})"[:200],
+                        )
+                    log.warning(
+                        "activity %s arrived short %d times in a row; keeping the part",
+                        activity.id,
+                        before + 1,
+                    )
+                feature = (
+                    None
+                    if not decoded.has_track
+                    else feature_from_track(decoded, meta, default_id=activity.id)
+                )
+                reason = decoded.no_track_reason or "no GPS track"
+                if feature is not None and cut is not None:
+                    return outcome(
+                        feature=feature,
+                        downloaded=True,
+                        reason=f"partial file accepted after {ACCEPT_AFTER} short downloads ({cut})"[:300],
+                    )
+        except (FitDecodeError, TrackFileError) as exc:
+            return outcome(status=EntryStatus.UNDECODABLE, reason=exc.message[:300], downloaded=True)
         except Exception as exc:
             log.exception("converter failed on activity %s", activity.id)
-            return _Outcome(
-                activity.id,
-                content_hash,
+            return outcome(
                 status=EntryStatus.UNDECODABLE,
                 reason=f"converter error ({type(exc).__name__})",
                 downloaded=True,
             )
         if feature is None:
-            return _Outcome(
-                activity.id, content_hash, status=EntryStatus.NO_TRACK, reason="no GPS track", downloaded=True
-            )
-        return _Outcome(activity.id, content_hash, feature=feature, downloaded=True)
+            return outcome(status=EntryStatus.NO_TRACK, reason=reason, downloaded=True)
+        return outcome(feature=feature, downloaded=True)
 
     # -- checkpoint + hand-off --------------------------------------------------------------------
 
@@ -587,43 +767,89 @@ class _Leg:
         decided: dict[str, IndexEntry],
         deleted: list[str],
         full: bool,
+        restyle: dict[str, IntervalsActivity] | None = None,
     ) -> LegResult:
         job = self.job
+        restyle = dict(restyle or {})
         keys_before = staging_keys(job.blobs, job.layout.staging_prefix)
         staged = read_staged(job.blobs, job.layout.staging_prefix)
         final: dict[str, IndexEntry] = {}
         from_staging: dict[str, StagedResult] = {}
-        for activity_id, (_activity, content_hash) in listed.items():
+        gone = set(deleted)
+        for entry in index:  # kept though not listed: a skipped entry's ride, or deletions held back
+            if entry.id not in listed and entry.id not in gone:
+                final[entry.id] = entry
+        for activity_id, (activity, file_hash) in listed.items():
             old = index.get(activity_id)
             done = staged.get(activity_id)
-            if done is not None and done.hash == content_hash:
-                if old is not None and not full and old.hash == done.hash and old.status is done.status:
+            meta_hash = activity.meta_hash()
+            if done is not None and done.hash == file_hash:
+                if (
+                    old is not None
+                    and not full
+                    and old.hash == done.hash
+                    and old.status is done.status
+                    and old.meta == meta_hash
+                ):
                     final[activity_id] = old  # merged already (a crash after the index write)
                 else:
-                    final[activity_id] = IndexEntry(activity_id, done.hash, done.status, done.reason)
+                    final[activity_id] = IndexEntry(
+                        activity_id, done.hash, done.status, done.reason, meta_hash
+                    )
                     from_staging[activity_id] = done
+                    if done.meta != meta_hash and done.status is EntryStatus.TRACK:
+                        restyle[activity_id] = activity  # renamed while its file was being fetched
             elif activity_id in decided:
                 final[activity_id] = decided[activity_id]
             elif old is not None:
                 final[activity_id] = old  # unchanged, or changed but not fetched yet: keep the old one
         current_tiles = job.publisher.current_key()
-        changed = bool(
-            from_staging or decided or deleted or full or not index_usable or current_tiles is None
+        track_flips = any(
+            (index.get(i) is None or index.get(i).has_track != e.has_track)  # type: ignore[union-attr]
+            for i, e in decided.items()
         )
-        if not changed:
-            self._delete_keys(keys_before)
+        archive_changed = bool(
+            from_staging
+            or restyle
+            or track_flips
+            or deleted
+            or full
+            or not index_usable
+            or current_tiles is None
+        )
+        if not archive_changed:
+            if ActivityIndex(final.values()) != index:  # migrated or re-described entries only
+                job.blobs.put_bytes(
+                    job.layout.index_key,
+                    encode_index(ActivityIndex(final.values())),
+                    content_type="application/octet-stream",
+                )
+            delete_staging(job.blobs, keys_before)
             return self._succeed(published=False, tiles_key=current_tiles)
 
-        workdir = Path(tempfile.mkdtemp(prefix="merge-", dir=job.workdir))
+        workdir = Path(tempfile.mkdtemp(prefix="merge-", dir=self.workdir))
         try:
             old_archive = workdir / "old.geojson.zst"
             have_old = index_usable and job.blobs.download_file(job.layout.archive_key, old_archive)
             new_archive = workdir / "activities.geojson.zst"
+
+            def restyled(lines: Any) -> Any:
+                for line in lines:
+                    activity = restyle.get(line_activity_id(line))
+                    yield line if activity is None else _restyle_line(line, activity)
+
+            def additions() -> Any:
+                yield from restyled(staged_lines(job.blobs, from_staging, workdir))
+                if have_old:  # features whose listing alone changed, from the old archive
+                    yield from restyled(_lines_of(old_archive, set(restyle) - set(from_staging)))
+
             written = rewrite_archive(
                 old_archive if have_old else None,
                 new_archive,
-                keep=lambda i: i in final and i not in from_staging and final[i].has_track,
-                additions=staged_lines(job.blobs, from_staging, workdir),
+                keep=lambda i: (
+                    i in final and i not in from_staging and i not in restyle and final[i].has_track
+                ),
+                additions=additions(),
             )
             for activity_id in [i for i, e in final.items() if e.has_track and i not in written]:
                 log.warning(
@@ -655,12 +881,11 @@ class _Leg:
             for path in sorted(workdir.glob("*")):
                 path.unlink(missing_ok=True)
             workdir.rmdir()
-        self._delete_keys(keys_before)
+        delete_staging(job.blobs, keys_before)
         return self._succeed(published=result.changed, tiles_key=result.key)
 
     def _delete_keys(self, keys: list[str]) -> None:
-        for key in keys:
-            self.job.blobs.delete(key)
+        delete_staging(self.job.blobs, keys)
 
     def _succeed(self, *, published: bool, tiles_key: str | None) -> LegResult:
         self._save(phase=SyncPhase.DONE, status=SyncStatus.SUCCEEDED, finished=True)
@@ -669,3 +894,39 @@ class _Leg:
         self._finished()
         log.info("sync finished: %s", self.counts.model_dump())
         return LegResult(LegStatus.SUCCEEDED, self.counts, tiles_key=tiles_key, published=published)
+
+
+def _restyle_line(line: bytes, activity: IntervalsActivity) -> bytes:
+    """One archive line with its properties rewritten from the listing (no download)."""
+    import json
+
+    feature = json.loads(line)
+    meta = ActivityMeta(
+        id=activity.id,
+        name=activity.name,
+        type=activity.type,
+        start=activity.start,
+        distance_m=activity.distance,
+        moving_s=activity.moving_time,
+        elevation_gain_m=activity.total_elevation_gain,
+        trainer=bool(activity.trainer),
+        virtual=True if activity.is_virtual else None,
+    )
+    feature["properties"] = listing_properties(meta, feature.get("properties") or {})
+    return encode_feature(feature)
+
+
+def _lines_of(archive: Path, wanted: set[str]) -> Any:
+    """The archive lines of ``wanted`` ids (unreadable lines and a damaged tail are skipped: the
+    merge then finds those ids missing and fetches them again)."""
+    if not wanted:
+        return
+    try:
+        for line in iter_lines(archive):
+            try:
+                if line_activity_id(line) in wanted:
+                    yield line
+            except (ValueError, KeyError, TypeError):
+                continue
+    except Exception as exc:  # zstandard.ZstdError on a damaged stream
+        log.warning("the old archive is damaged (%s); its restyled rides will be fetched again", exc)

@@ -38,7 +38,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 AUTHORIZATION_CODE_LIFETIME = timedelta(minutes=2)  # documented by intervals.icu
-FAULT_KINDS = frozenset({"500", "502", "503", "429", "reset", "truncate", "401", "403"})
+FAULT_KINDS = frozenset(
+    {"500", "502", "503", "429", "reset", "truncate", "short", "401", "403", "404", "410", "422"}
+)
 
 
 @dataclass
@@ -57,6 +59,10 @@ class StandinActivity:
     elevation_gain_m: float | None = None
     has_gps: bool = True
     updated: datetime = field(default_factory=lambda: datetime.now(UTC))
+    file_format: str = "fit"  # what the original upload is: fit, gpx or tcx
+    file_sport_index: int | None = None  # the part of a multisport file this activity was made from
+    # when the file was last (re-)synced: what icu_sync_date reports; a rename does not touch it
+    file_synced: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def to_json(self) -> dict[str, Any]:
         local = self.start.astimezone(UTC).replace(tzinfo=None)
@@ -75,15 +81,16 @@ class StandinActivity:
             "start_date_local": local.isoformat(timespec="seconds"),
             "timezone": "UTC",
             "source": self.source,
-            "file_type": "fit" if self.fit_bytes is not None else None,
+            "file_type": self.file_format if self.fit_bytes is not None else None,
             "trainer": self.trainer,
             "distance": self.distance_m,
             "moving_time": self.moving_s,
             "elapsed_time": self.elapsed_s,
             "total_elevation_gain": self.elevation_gain_m,
             "stream_types": ["time", "distance", "latlng"] if self.has_gps else ["time"],
-            "icu_sync_date": self.updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "icu_sync_date": self.file_synced.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "analyzed": self.updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **({"file_sport_index": self.file_sport_index} if self.file_sport_index is not None else {}),
         }
 
 
@@ -224,6 +231,9 @@ class IntervalsStandin:
         self.faults = FaultInjector()
         self.rate_limiter = TokenBucket(rate_limit_per_second, burst)
         self.requests: list[tuple[str, str, int]] = []
+        # raw JSON entries added to the listing window that holds today (broken-entry tests)
+        self.raw_entries: list[Any] = []
+        self.retry_after_seconds = 1  # what a 429 asks for (a storm test sets it long)
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -268,7 +278,9 @@ class IntervalsStandin:
             moving_s=_int(meta.get("moving_s", summary.get("moving_s"))),
             elapsed_s=_int(meta.get("elapsed_s", summary.get("elapsed_s"))),
             elevation_gain_m=meta.get("elevation_gain_m", summary.get("elevation_gain_m")),
-            has_gps=bool(summary.get("has_gps")),
+            has_gps=bool(summary.get("has_gps")) or meta.get("file_format", "fit") != "fit",
+            file_format=meta.get("file_format", "fit"),
+            file_sport_index=meta.get("file_sport_index"),
         )
         with self._lock:
             self.activities[activity_id] = activity
@@ -313,6 +325,28 @@ class IntervalsStandin:
             for key, value in changes.items():
                 setattr(activity, key, value)
             activity.updated = datetime.now(UTC)
+
+    def edit_activity(self, activity_id: str, **changes: Any) -> None:
+        """Change what the listing shows (name, type, trainer, moving_s, elevation_gain_m...)."""
+        self._edit(activity_id, **changes)
+
+    def replace_file(self, activity_id: str, data: bytes, **changes: Any) -> None:
+        """A re-upload: new file bytes, a new sync date (the file identity changes)."""
+        self._edit(
+            activity_id, fit_bytes=data, file_synced=datetime.now(UTC) + timedelta(seconds=1), **changes
+        )
+
+    def crop_activity(self, activity_id: str, *, start_offset_s: int, elapsed_s: int) -> None:
+        """What a crop in intervals.icu does: the activity starts later and is shorter; the original
+        file is unchanged (it is still the whole recording)."""
+        with self._lock:
+            activity = self.activities[activity_id]
+        self._edit(
+            activity_id,
+            start=activity.start + timedelta(seconds=start_offset_s),
+            elapsed_s=elapsed_s,
+            distance_m=None,
+        )
 
     def rename_activity(self, activity_id: str, name: str) -> None:
         self._edit(activity_id, name=name)
@@ -389,7 +423,11 @@ class IntervalsStandin:
                 and oldest <= a.start.astimezone(UTC).replace(tzinfo=None) <= newest
             ]
         chosen.sort(key=lambda a: (a.start, a.id), reverse=True)
-        return [a.to_json() for a in chosen[:limit]]
+        page: list[Any] = [a.to_json() for a in chosen[:limit]]
+        today = datetime.now(UTC).replace(tzinfo=None)
+        if self.raw_entries and oldest <= today <= newest:
+            page.extend(self.raw_entries)
+        return page
 
 
 def _int(value: Any) -> int | None:
@@ -473,14 +511,14 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "429" or self.standin.rate_limiter.take() > 0:
             self._set_status(429)
             self.send_response(429)
-            self.send_header("Retry-After", "1")
+            self.send_header("Retry-After", str(self.standin.retry_after_seconds))
             self.send_header("Content-Type", "application/json")
             body = b'{"status":429,"error":"Too many requests"}'
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
             return
-        if fault in {"401", "403"}:
+        if fault in {"401", "403", "404", "410", "422"}:
             return self._json(int(fault), {"status": int(fault), "error": "Access denied"})
 
         if path == "/oauth/authorize":
@@ -503,7 +541,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"id": athlete.id, "name": athlete.name})
         match = re.fullmatch(r"/api/v1/activity/([^/]+)/file", path)
         if match and method == "GET":
-            return self._file(athlete_id, match.group(1), truncate=fault == "truncate")
+            return self._file(
+                athlete_id, match.group(1), truncate=fault == "truncate", short=fault == "short"
+            )
         return self._json(404, {"status": 404, "error": "Not found"})
 
     # routes
@@ -579,7 +619,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(422, {"status": 422, "error": "Invalid date"})
         return self._json(200, self.standin.list_activities(athlete_id, oldest, newest, limit))
 
-    def _file(self, athlete_id: str, activity_id: str, *, truncate: bool) -> None:
+    def _file(self, athlete_id: str, activity_id: str, *, truncate: bool, short: bool = False) -> None:
         with self.standin._lock:
             activity = self.standin.activities.get(activity_id)
         if activity is None or activity.athlete_id != athlete_id:
@@ -588,7 +628,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(
                 422, {"status": 422, "error": "Strava activities and manual entries have no file"}
             )
-        body = gzip.compress(activity.fit_bytes, mtime=0)
+        original = activity.fit_bytes
+        if short:  # a whole, valid gzip of a file cut at 60 %: shorter than its FIT header says
+            original = original[: len(original) * 3 // 5]
+        body = gzip.compress(original, mtime=0)
         if truncate:
             # Announce the full length, send half, drop the connection: a truncated download.
             self._set_status(200)

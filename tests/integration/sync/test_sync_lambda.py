@@ -103,24 +103,42 @@ def test_no_change_resync_downloads_uploads_and_invalidates_nothing(world: SyncW
     assert world.cdn.paths == []
 
 
-def test_rename_and_type_change_download_exactly_one_each(world: SyncWorld) -> None:
+def test_rename_and_type_change_download_nothing_and_reach_the_map(world: SyncWorld) -> None:
     world.trigger()
     first_key = world.users.get(ATHLETE).tiles_key  # type: ignore[union-attr]
+    downloads = world.downloads()
     world.standin.rename_activity("a2", "Sunday loop")
+    world.standin.set_activity_type("a3", "GravelRide")
     result = world.trigger()
-    assert result["counts"]["changed"] == 1 and result["counts"]["downloaded"] == 1
-    assert world.downloads_of("a2") == 2 and world.downloads_of("a1") == 1
-    assert world.tiles()["a2"]["name"] == "Sunday loop"
+    assert result["counts"]["changed"] == 2 and result["counts"]["downloaded"] == 0
+    assert world.downloads() == downloads  # metadata alone: rewritten from the listing
+    tiles = world.tiles()
+    assert tiles["a2"]["name"] == "Sunday loop" and tiles["a3"]["type"] == "GravelRide"
     # the old tiles object is gone and its CloudFront path invalidated
     assert not world.blobs.exists(first_key)  # type: ignore[arg-type]
     assert world.cdn.paths == [f"/{first_key}"]
 
-    world.standin.set_activity_type("a3", "GravelRide")
+    world.standin.edit_activity("a1", trainer=True, moving_s=1234, elevation_gain_m=321.0)
+    result = world.trigger()
+    assert result["counts"]["changed"] == 1 and world.downloads() == downloads
+    features = {f["properties"]["id"]: f["properties"] for f in iter_features_of(world)}
+    assert features["a1"]["trainer"] is True and features["a1"]["moving_s"] == 1234
+    assert features["a1"]["elevation_gain_m"] == 321.0
+
+    # a changed file (re-upload) is downloaded again
+    world.standin.replace_file("a4", RIDES[0].read_bytes())
     result = world.trigger()
     assert result["counts"]["changed"] == 1 and result["counts"]["downloaded"] == 1
-    assert world.downloads_of("a3") == 2
-    assert world.tiles()["a3"]["type"] == "GravelRide"
-    assert len(world.cdn.paths) == 2
+    assert world.downloads_of("a4") == 2
+
+
+def iter_features_of(world: SyncWorld) -> list[dict[str, Any]]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "a.zst"
+        assert world.blobs.download_file(ARCHIVE_KEY, local)
+        return list(iter_features(local))
 
 
 def test_deleted_ride_disappears_from_the_tiles(world: SyncWorld) -> None:
@@ -430,7 +448,7 @@ def test_metrics_of_the_issue_are_emitted_as_emf(
     import json
 
     world.trigger()
-    world.standin.rename_activity("a1", "renamed: the old tiles are invalidated")
+    world.standin.replace_file("a1", RIDES[1].read_bytes())  # a re-upload: one download, new tiles
     capsys.readouterr()
     assert world.trigger()["status"] == "succeeded"
     emitted: dict[str, object] = {}
@@ -466,11 +484,11 @@ def test_all_concurrent_downloads_share_one_rate_limiter(world: SyncWorld) -> No
     class Counting(TokenBucket):
         calls = 0
 
-        def acquire(self) -> None:
+        def acquire(self, max_wait: float | None = None) -> bool:
             with counted:
                 threads.add(threading.current_thread().name)
                 Counting.calls += 1
-            super().acquire()
+            return super().acquire(max_wait)
 
     def factory(credentials: Credentials, url: str) -> IntervalsClient:
         limiter = Counting(400.0, burst=20)
@@ -523,7 +541,13 @@ def test_lambda_retry_of_a_killed_leg_resumes_from_staging(
 ) -> None:
     event, context = _start(world), FakeContext()
     _killed_after_two_downloads(world, monkeypatch, event, context)
-    # Lambda retries the failed async event: same event, same request id
+    downloads = world.downloads()
+    # the same request id while the claimant's heartbeat is fresh: a duplicate delivery, not a retry
+    assert handle_sync_event(event, context, world.deps)["status"] == "skipped"
+    assert world.downloads() == downloads
+    # Lambda retries the failed async event a minute or more later: same event, same request id,
+    # and the dead run's heartbeat is stale by then
+    world.deps.clock = lambda: datetime.now(UTC) + timedelta(seconds=90)
     result = handle_sync_event(event, context, world.deps)
     assert result["status"] == "succeeded" and result["counts"]["downloaded"] == 4
     assert set(world.tiles()) == RIDE_IDS

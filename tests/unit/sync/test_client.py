@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -161,12 +161,18 @@ def test_listing_skips_bad_entries_and_walks_back_to_the_floor(server: tuple[str
     assert [a.id for a in got] == ["i2", "s1"]  # bad entries skipped, repeats across windows de-duplicated
     assert got[1].is_strava_stub
     windows = [(q["oldest"][0], q["newest"][0]) for p, q, _ in script.seen if p == ACTIVITIES]
-    assert windows[0] == ("2025-11-28", "2026-11-29")
+    assert windows[0] == ("2026-11-29", "2199-12-31")  # rides a broken clock put in the future
+    assert windows[1] == ("2025-11-28", "2026-11-29")
     fields = next(q for p, q, _ in script.seen if p == ACTIVITIES)["fields"][0].split(",")
-    assert {"id", "name", "type", "start_date", "source", "distance"} <= set(fields)
-    assert windows[-1][0] == "1990-01-01"
-    assert len(windows) <= 8  # empty stretches double the window: a handful of requests
-    for (older_start, _), (_, newer_end) in itertools.pairwise(windows):
+    assert {"id", "name", "type", "start_date", "source", "distance", "file_sport_index"} <= set(fields)
+    assert windows[-2][0] == "1990-01-01"
+    assert windows[-1] == ("1900-01-01", "1990-01-02")  # ...and before 1990 (FIT epoch, 1970)
+    walk = windows[1:-1]
+    assert len(walk) <= 12  # empty stretches double the window: a handful of requests
+    assert all(
+        date.fromisoformat(n) - date.fromisoformat(o) <= timedelta(days=8 * 366) for o, n in walk
+    )  # windows stay bounded
+    for (older_start, _), (_, newer_end) in itertools.pairwise(walk):
         assert newer_end >= older_start  # contiguous, overlapping windows: nothing falls between
 
 
@@ -182,8 +188,8 @@ def test_file_download_gzip_422_gpx_and_cut_transfers(server: tuple[str, Scripte
     assert c.download_file("a2").outcome is FileOutcome.NO_FILE
     gpx = c.download_file("a3")
     assert gpx.outcome is FileOutcome.NOT_FIT and "GPX" in gpx.reason
-    with pytest.raises(UpstreamError):
-        c.download_file("missing")
+    missing = c.download_file("missing")  # 404 on one file: that activity's outcome
+    assert missing.outcome is FileOutcome.UNAVAILABLE and missing.status == 404
 
 
 def test_credentials_never_show_in_repr() -> None:
@@ -313,3 +319,74 @@ def test_default_rate_limit_is_ten_per_second_and_configurable(monkeypatch: pyte
     assert IntervalsClient(Credentials(api_key="k"), base_url="http://127.0.0.1:9").rate_limiter.rate == 10.0
     monkeypatch.setenv("RIDELINES_RATE_LIMIT_PER_SECOND", "4")
     assert IntervalsClient(Credentials(api_key="k"), base_url="http://127.0.0.1:9").rate_limiter.rate == 4.0
+
+
+@pytest.mark.parametrize("status", [404, 410, 403])
+def test_one_unavailable_file_is_its_activity_outcome(server: tuple[str, Scripted], status: int) -> None:
+    url, script = server
+    script.add("/api/v1/activity/a9/file", (status, {}, b'{"status":%d,"error":"gone"}' % status))
+    script.add("/api/v1/athlete/0", ok_json({"id": "i1"}))  # the token itself is fine
+    got = client(url).download_file("a9")
+    assert got.outcome is FileOutcome.UNAVAILABLE and got.status == status and str(status) in got.reason
+
+
+def test_403_on_a_file_with_a_refused_token_fails_the_sync(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    script.add("/api/v1/activity/a9/file", (403, {}, b'{"status":403,"error":"Access denied"}'))
+    script.add("/api/v1/athlete/0", (401, {}, b'{"status":401,"error":"Unauthorized"}'))
+    with pytest.raises(UpstreamAuthError):
+        client(url).download_file("a9")
+
+
+def test_a_failing_window_is_retried_smaller(server: tuple[str, Scripted]) -> None:
+    url, script = server
+    failing = {"n": 0}
+    original = script.respond
+
+    def respond(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path == ACTIVITIES and failing["n"] < 4:  # the first big window fails 4 times (all attempts)
+            seen = [q for p, q, _ in script.seen if p == ACTIVITIES]
+            if seen[-1]["oldest"][0] == "2025-11-28":
+                failing["n"] += 1
+                return 502, {}, b""
+        return original(path)
+
+    script.respond = respond  # type: ignore[method-assign]
+    script.add(ACTIVITIES, ok_json([{"id": "i2", "start_date": "2026-03-01T08:00:00Z"}]))
+    got = client(url).listing()
+    assert [a.id for a in got.activities] == ["i2"]
+    windows = [(q["oldest"][0], q["newest"][0]) for p, q, _ in script.seen if p == ACTIVITIES]
+    assert ("2026-05-30", "2026-11-29") in windows  # the failed year retried as half a year
+    assert windows[-2][0] == "1990-01-01"  # and the walk still reaches the floor
+
+
+def test_retry_after_pauses_do_not_add_up_across_threads() -> None:
+    from ridelines.intervals.ratelimit import TokenBucket as Bucket
+
+    now = {"t": 0.0}
+    bucket = Bucket(10, burst=1, clock=lambda: now["t"], sleep=lambda s: now.__setitem__("t", now["t"] + s))
+    for _ in range(4):  # four threads each told "Retry-After: 60" at the same moment
+        bucket.pause(60.0)
+    bucket.acquire()
+    assert now["t"] < 61.0  # one shared gate: 60 s (+ one token), not 240 s
+    assert bucket.acquire(max_wait=0.01) is False  # a caller with a deadline is not made to sleep past it
+
+
+def test_requests_never_wait_past_the_time_budget(server: tuple[str, Scripted]) -> None:
+    from ridelines.intervals.client import OutOfTime
+
+    url, script = server
+    script.add("/api/v1/athlete/0", (429, {"Retry-After": "100"}, b""))
+    slept: list[float] = []
+    c = IntervalsClient(
+        Credentials(bearer_token="t"),
+        base_url=url,
+        retry=FAST,
+        rate_limiter=TokenBucket(1000, burst=50, sleep=slept.append),
+        sleep=slept.append,
+        time_left=lambda: 30.0,
+    )
+    with pytest.raises(OutOfTime):
+        c.athlete()
+    assert sum(slept) == 0 and c.requests_made == 1  # no 100 s sleep inside a 30 s budget
+    assert c._timeout()[1] <= 30.0  # every request's timeout fits the budget

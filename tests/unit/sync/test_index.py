@@ -66,7 +66,7 @@ def test_random_bytes_never_crash(blob: bytes) -> None:
 
 def test_unknown_version_is_reported_as_corrupt() -> None:
     raw = bytearray(encode_index(ActivityIndex([IndexEntry("a1", b"\x01" * 16)])))
-    raw[8] = 2
+    raw[8] = 3
     with pytest.raises(IndexCorrupt, match="version"):
         decode_index(bytes(raw))
 
@@ -81,14 +81,17 @@ def test_entries_are_sorted_and_found_by_binary_search() -> None:
 
 
 def test_layout_is_little_endian_with_documented_header() -> None:
-    index = ActivityIndex([IndexEntry("a", b"\xaa" * 16, EntryStatus.UNDECODABLE, "crc mismatch")])
+    index = ActivityIndex(
+        [IndexEntry("a", b"\xaa" * 16, EntryStatus.UNDECODABLE, "crc mismatch", b"\xbb" * 16)]
+    )
     raw = encode_index(index)
     assert raw[:8] == b"RLINDEX\x00"
-    assert raw[8:10] == b"\x01\x00"  # version 1, little-endian
+    assert raw[8:10] == b"\x02\x00"  # version 2, little-endian
     assert raw[12:16] == b"\x01\x00\x00\x00"  # one entry
     body = raw[HEADER_SIZE:]
     assert body[:2] == b"\x01\x00" and body[2:3] == b"a" and body[3:19] == b"\xaa" * 16
-    assert body[19] == EntryStatus.UNDECODABLE and body[20] == 0  # no track flag
+    assert body[19:35] == b"\xbb" * 16  # the meta hash
+    assert body[35] == EntryStatus.UNDECODABLE and body[36] == 0  # no track flag, not legacy
     decoded = decode_index(raw).get("a")
     assert decoded is not None and decoded.reason == "crc mismatch" and not decoded.has_track
 
@@ -96,3 +99,24 @@ def test_layout_is_little_endian_with_documented_header() -> None:
 def test_has_track_follows_status() -> None:
     assert IndexEntry("a", b"\0" * 16, EntryStatus.TRACK).has_track
     assert not IndexEntry("a", b"\0" * 16, EntryStatus.NO_TRACK).has_track
+
+
+def test_a_version_1_index_is_still_read_and_its_entries_are_legacy() -> None:
+    old = ActivityIndex(
+        [
+            IndexEntry("a", b"\xaa" * 16, EntryStatus.TRACK),
+            IndexEntry("b", b"\xcc" * 16, EntryStatus.NO_FILE, "422"),
+        ]
+    )
+    raw = encode_index(old, version=1)
+    assert raw[8:10] == b"\x01\x00"
+    decoded = decode_index(raw)
+    assert decoded == old and all(e.legacy for e in decoded)
+    # a legacy entry kept as is survives a version-2 round trip still marked legacy
+    assert decode_index(encode_index(decoded)) == old
+
+
+def test_unavailable_files_are_a_status_of_their_own() -> None:
+    entry = IndexEntry("a", b"\x01" * 16, EntryStatus.UNAVAILABLE, "intervals.icu answered 410", b"\x02" * 16)
+    decoded = decode_index(encode_index(ActivityIndex([entry]))).get("a")
+    assert decoded == entry and not decoded.has_track and not decoded.legacy
