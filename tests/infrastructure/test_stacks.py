@@ -153,21 +153,42 @@ def test_no_secret_values_in_environments(env: Any) -> None:
         assert "password" not in text
 
 
+def _dead_letter_queue_id(env: Any) -> str:
+    sync = env.resources("api", "AWS::Lambda::Function")[_logical_id_of_function(env, "sync")]
+    return str(sync["Properties"]["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0])
+
+
 def test_failed_async_syncs_go_to_an_encrypted_tls_only_dlq(env: Any) -> None:
-    configs = env.resources("api", "AWS::Lambda::EventInvokeConfig")
-    assert len(configs) == 1
-    (config,) = configs.values()
-    queue_id = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    queue_id = _dead_letter_queue_id(env)
     queue = env.resources("api", "AWS::SQS::Queue")[queue_id]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
-    assert config["Properties"]["FunctionName"] == {"Ref": _logical_id_of_function(env, "sync")}
     policies = [p["Properties"] for p in env.resources("api", "AWS::SQS::QueuePolicy").values()]
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         for p in policies
         for s in p["PolicyDocument"]["Statement"]
     )
+
+
+def test_a_sync_lambda_gave_up_on_is_handed_back_to_it_to_be_marked_failed(env: Any) -> None:
+    """The on-failure destination is the sync function itself (ridelines.pipeline.gave_up marks the
+    sync failed); the dead-letter queue keeps the event for replay. One retry, then both."""
+    sync = _logical_id_of_function(env, "sync")
+    (config,) = env.resources("api", "AWS::Lambda::EventInvokeConfig").values()
+    props = config["Properties"]
+    assert props["FunctionName"] == {"Ref": sync}
+    destination = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::Join"][1]
+    assert destination[-2:] == [":function:", {"Ref": sync}]
+    assert props["MaximumRetryAttempts"] == 1
+    role = env.resources("api", "AWS::Lambda::Function")[sync]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for p in env.resources("api", "AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any("sqs:SendMessage" in json.dumps(s["Action"]) for s in statements)
 
 
 def _logical_id_of_function(env: Any, key: str) -> str:
@@ -206,8 +227,7 @@ def test_dead_letter_and_failed_sync_alarms_watch_what_the_sync_produces(env: An
     dimension is the service name the sync Lambda's Powertools Metrics stamps on its EMF
     (tests/integration/sync/test_failed_sync_metric.py checks the emitted side)."""
     alarms = [a["Properties"] for a in env.resources("api", "AWS::CloudWatch::Alarm").values()]
-    (config,) = env.resources("api", "AWS::Lambda::EventInvokeConfig").values()
-    dlq = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    dlq = _dead_letter_queue_id(env)
     (dlq_alarm,) = [a for a in alarms if a["Namespace"] == "AWS/SQS"]
     assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
     (failed,) = [a for a in alarms if a["MetricName"] == "sync.failed"]
