@@ -356,6 +356,8 @@ class LocalStack:
             vendor={
                 "maplibre-gl": self.options.repo_root / "node_modules" / "maplibre-gl" / "dist",
                 "pmtiles": self.options.repo_root / "node_modules" / "pmtiles" / "dist",
+                "topojson-client": self.options.repo_root / "node_modules" / "topojson-client" / "dist",
+                "world-atlas": self.options.repo_root / "node_modules" / "world-atlas",
             },
             frontend_origin=self.base_url,
             cors=resources.cors,
