@@ -263,7 +263,8 @@
       if (g.type === "MultiLineString") return { type: g.type, coordinates: g.coordinates.map(unwrapRing) };
       return g;
     };
-    const features = collection.type === "FeatureCollection" ? collection.features : [collection];
+    const features = collection.type === "FeatureCollection" ? collection.features
+      : collection.type === "Feature" ? [collection] : [{ type: "Feature", geometry: collection }];
     return {
       type: "FeatureCollection",
       features: features.map((f) => ({ type: "Feature", properties: f.properties || {}, geometry: unwrapGeometry(f.geometry) })),
