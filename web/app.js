@@ -639,7 +639,7 @@
     state.visible = out;
     $("ride-count").textContent = state.rides.length
       ? `${out.length} of ${state.rides.length} ride${state.rides.length === 1 ? "" : "s"}`
-      : "";
+      : state.tilesUrl ? "The list of rides comes with your next sync." : "";
     $("ride-list-spacer").style.height = `${out.length * ROW_HEIGHT}px`; // CSSOM
     renderRows();
   }
@@ -1090,7 +1090,12 @@
       if (event.key === "Escape" && state.addingZone) setAddingZone(false);
     });
     const params = new URLSearchParams(window.location.search);
-    if (params.get("login") === "denied") showMessage("intervals.icu access was not granted.");
+    if (params.get("login") === "denied") {
+      showMessage("intervals.icu access was not granted.");
+      params.delete("login");
+      const query = params.toString();
+      history.replaceState(null, "", `${window.location.pathname}${query ? `?${query}` : ""}${window.location.hash}`);
+    }
   }
 
   // ---- start --------------------------------------------------------------------------------

@@ -315,12 +315,13 @@ class SimSite:
             body = request.get_json(silent=True)
             self.privacy_puts.append(body)
             problem = validate_privacy(body)
-            if problem:
+            if problem or not isinstance(body, dict):
+                problem = problem or ("body", "Expected a JSON object")
                 return self._json(
                     422, {"error": "invalid_privacy", "message": problem[1], "field": problem[0]}
                 )
-            self.privacy = body
-            return self._json(200, body)
+            self.privacy = dict(body)
+            return self._json(200, self.privacy)
         if path == "/api/user/export":
             return Response(status=302, headers={"Location": f"/tiles/{ATHLETE}/export-1.geojson"})
         if path == "/api/sync" and method == "GET":
