@@ -603,7 +603,9 @@
     const response = await fetch(url, { credentials: "same-origin" });
     if (response.status === 401 || response.status === 403) throw new Error("rides list not readable");
     if (!response.ok) throw new Error(`rides list: ${response.status}`);
+    performance.mark("ridelines:rides-received"); // User Timing: the list's own cost, for bench_web
     const body = await response.json();
+    performance.mark("ridelines:rides-parsed");
     if (state.ridesUrl !== url) return;
     const rides = Array.isArray(body && body.rides) ? body.rides : [];
     for (const r of rides) {
@@ -616,6 +618,7 @@
     state.ridesById = new Map(rides.map((r) => [r.id, r]));
     renderFilters();
     applyFilters();
+    performance.mark("ridelines:rides-rendered");
   }
 
   function inView(ride, bounds) {
@@ -966,7 +969,10 @@
     if (status === 200 && answer) {
       setPrivacy(answer);
       $("privacy-status").textContent = "Saved: your map is being redrawn with these settings.";
-      schedulePoll(POLL_MIN_MS); // the re-tiling publishes a new tiles_url
+      // The re-tiling publishes a new tiles_url without a sync: look for it a few times.
+      for (const delay of [3000, 8000, 20000, 45000]) {
+        setTimeout(() => { if (state.signedIn) loadUser().catch(() => {}); }, delay);
+      }
       return;
     }
     $("privacy-status").textContent = "";
@@ -1029,13 +1035,17 @@
       writeHash();
       if ($("in-view").checked) refreshList();
     });
+    const addZoneAt = (lngLat) => {
+      state.privacy.zones.push({ lat: Number(lngLat.lat.toFixed(5)), lon: Number(lngLat.lng.toFixed(5)), radius_m: 500 });
+      setAddingZone(false);
+      renderZones();
+    };
+    // Keyboard: while picking, Enter on the focused map puts the zone at the map's centre.
+    map.getCanvas().addEventListener("keydown", (event) => {
+      if (state.addingZone && event.key === "Enter") { event.preventDefault(); addZoneAt(map.getCenter()); }
+    });
     map.on("click", (e) => {
-      if (state.addingZone) {
-        state.privacy.zones.push({ lat: Number(e.lngLat.lat.toFixed(5)), lon: Number(e.lngLat.lng.toFixed(5)), radius_m: 500 });
-        setAddingZone(false);
-        renderZones();
-        return;
-      }
+      if (state.addingZone) { addZoneAt(e.lngLat); return; }
       if (!map.getLayer("activities-hit")) return;
       const hit = map.queryRenderedFeatures(e.point, { layers: ["activities-hit"] })[0];
       if (hit) popup(hit.properties, e.lngLat);

@@ -469,8 +469,11 @@ def test_privacy_zones_are_added_on_the_map_adjusted_removed_and_saved(
     page.get_by_label("Hide every ride's start and end (metres, 0\u20132000)").fill("300")
     page.wait_for_timeout(300)
     shot(page, "privacy.png")
+    profile_reads = len(site.requested("GET", "/api/user"))
     page.get_by_role("button", name="Save").click()
     page.wait_for_selector("#privacy-status:has-text('Saved')")
+    page.wait_for_timeout(3500)  # the re-tiled map is looked for without a reload
+    assert len(site.requested("GET", "/api/user")) > profile_reads
     sent = site.privacy_puts[-1]
     assert len(sent["zones"]) == 1 and sent["zones"][0]["radius_m"] == 600 and sent["hide_ends_m"] == 300
     expected_lon = page.evaluate("(x) => window.ridelines.map.unproject([x, 0]).lng", box["width"] * 0.6)
@@ -482,6 +485,15 @@ def test_privacy_zones_are_added_on_the_map_adjusted_removed_and_saved(
     error = page.wait_for_selector("#privacy-error:not([hidden])")
     assert "hide_ends_m" in (error.text_content() or "") and "2000" in (error.text_content() or "")
     assert site.privacy["hide_ends_m"] == 300
+
+    # Keyboard only: pick, focus the map, Enter puts a zone at the map's centre.
+    page.get_by_role("button", name="Add a zone").click()
+    page.locator("#map canvas").focus()
+    page.keyboard.press("Enter")
+    assert zones.count() == 2
+    centre = page.evaluate("() => window.ridelines.map.getCenter()")
+    assert "({:.4f}, {:.4f})".format(centre["lat"], centre["lng"]) in (zones.nth(1).text_content() or "")
+    page.get_by_role("button", name="Remove zone 2").click()
 
     # Escape leaves zone-picking without adding one.
     page.get_by_role("button", name="Add a zone").click()
