@@ -613,7 +613,9 @@
       r.search = String(r.name || "").toLowerCase();
       learn(r.type, r.start);
     }
-    rides.sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0)); // newest first
+    let newestFirst = true; // as the sync writes it; sort only what is not
+    for (let i = 1; i < rides.length && newestFirst; i++) newestFirst = !(rides[i - 1].start < rides[i].start);
+    if (!newestFirst) rides.sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
     state.rides = rides;
     state.ridesById = new Map(rides.map((r) => [r.id, r]));
     renderFilters();
