@@ -384,6 +384,8 @@ class LocalStack:
             vendor={
                 "maplibre-gl": self.options.repo_root / "node_modules" / "maplibre-gl" / "dist",
                 "pmtiles": self.options.repo_root / "node_modules" / "pmtiles" / "dist",
+                "topojson-client": self.options.repo_root / "node_modules" / "topojson-client" / "dist",
+                "world-atlas": self.options.repo_root / "node_modules" / "world-atlas",
             },
             site_url=self.base_url,
             # The trusted key group of the /tiles/* behaviour: the tiles key's public half.
