@@ -67,12 +67,16 @@ SITE_CONTENT = FunctionSpec(
 
 # The browser libraries the web app loads from /vendor/<name>/ (the local stack maps the same folders).
 WEB_DIR = REPO_ROOT / "web"
+# The web app's libraries under /vendor/<name>/, from node_modules: one mapping for the deployed site and
+# the local stack.
 WEB_VENDOR_DIRS = {
     "maplibre-gl": REPO_ROOT / "node_modules" / "maplibre-gl" / "dist",
     "pmtiles": REPO_ROOT / "node_modules" / "pmtiles" / "dist",
+    "topojson-client": REPO_ROOT / "node_modules" / "topojson-client" / "dist",
+    "world-atlas": REPO_ROOT / "node_modules" / "world-atlas",  # the offline basemap (Natural Earth)
 }
-# Source maps, unminified builds and type declarations: never loaded by the app, 30 MB of upload.
-WEB_VENDOR_EXCLUDE = ["*.map", "*-dev.js", "*.d.ts", "*.d.cts", "*.d.mts"]
+# Source maps, unminified builds, type declarations and the 1:10m atlas: never loaded by the app.
+WEB_VENDOR_EXCLUDE = ["*.map", "*-dev.js", "*.d.ts", "*.d.cts", "*.d.mts", "*-10m.json"]
 # Replaced tiles are rebuildable from the archive: keep their old versions only until the next day.
 TILES_NONCURRENT_VERSION_DAYS = 1
 

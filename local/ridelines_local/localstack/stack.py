@@ -39,6 +39,7 @@ from ridelines_local.localstack.provision import (
 )
 from ridelines_local.localstack.signed_cookies import SignedCookieVerifier
 from ridelines_local.localstack.synth import load_templates
+from stacks.settings import WEB_VENDOR_DIRS
 
 logger = logging.getLogger(__name__)
 
@@ -381,11 +382,10 @@ class LocalStack:
             s3_client=boto3.client("s3", region_name=REGION, endpoint_url=endpoint),
             tiles_bucket=data_bucket,
             web_dir=self.options.repo_root / "web",
+            # The same /vendor/<name>/ libraries the deployed site publishes.
             vendor={
-                "maplibre-gl": self.options.repo_root / "node_modules" / "maplibre-gl" / "dist",
-                "pmtiles": self.options.repo_root / "node_modules" / "pmtiles" / "dist",
-                "topojson-client": self.options.repo_root / "node_modules" / "topojson-client" / "dist",
-                "world-atlas": self.options.repo_root / "node_modules" / "world-atlas",
+                name: self.options.repo_root / folder.relative_to(REPO_ROOT)
+                for name, folder in WEB_VENDOR_DIRS.items()
             },
             site_url=self.base_url,
             # The trusted key group of the /tiles/* behaviour: the tiles key's public half.
