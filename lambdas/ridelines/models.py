@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ridelines.privacy import StoredPrivacy
+
 
 class SyncStatus(StrEnum):
     QUEUED = "queued"
@@ -52,6 +54,7 @@ class SyncRequest(BaseModel):
     athlete_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     sync_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     full: bool = False
+    retile: bool = False  # rebuild the tiles from the archive only (a privacy change): no listing
     checkpoint: dict[str, Any] | None = None
 
 
@@ -84,6 +87,7 @@ class User(BaseModel):
     encrypted_token: bytes | None = None  # ciphertext from TokenCipher; the plaintext is never stored
     tiles_key: str | None = None  # tiles/{athlete_id}/{content-hash}.pmtiles
     last_sync: dict[str, Any] | None = None  # summary of the last finished sync
+    privacy: StoredPrivacy | None = None  # zones with their secret offsets, hide_ends_m
 
 
 class OAuthCredentials(BaseModel):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ridelines.models import OAuthCredentials, SyncRecord, User
+from ridelines.privacy import StoredPrivacy
 
 
 class BlobStore(Protocol):
@@ -54,6 +55,17 @@ class BlobStore(Protocol):
     def list_keys(self, prefix: str) -> Iterator[str]: ...
 
 
+class BlobPurger(Protocol):
+    def purge(self, prefix: str) -> int:
+        """Delete every object under ``prefix`` in every version (and every delete marker), so
+        nothing is left to restore; returns how many versions went."""
+        ...
+
+
+class ErasableBlobStore(BlobStore, BlobPurger, Protocol):
+    """A blob store that can also erase for good (versioned S3; the in-memory store)."""
+
+
 class UserRepository(Protocol):
     def get(self, athlete_id: str) -> User | None: ...
 
@@ -66,6 +78,10 @@ class UserRepository(Protocol):
         ...
 
     def set_last_sync(self, athlete_id: str, summary: Mapping[str, Any], now: datetime) -> None: ...
+
+    def set_privacy(self, athlete_id: str, privacy: StoredPrivacy, now: datetime) -> None:
+        """Store the privacy settings; :class:`ridelines.errors.NotFound` when the user is gone."""
+        ...
 
     def delete(self, athlete_id: str) -> None: ...
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ridelines.errors import NotFound, SyncInProgress
 from ridelines.models import OAuthCredentials, SyncRecord, SyncStatus, User
+from ridelines.privacy import StoredPrivacy
 
 
 class MemoryBlobStore:
@@ -69,6 +70,14 @@ class MemoryBlobStore:
             keys = sorted(k for k in self.objects if k.startswith(prefix))
         return iter(keys)
 
+    def purge(self, prefix: str) -> int:
+        with self._lock:
+            doomed = [k for k in self.objects if k.startswith(prefix)]
+            for key in doomed:
+                self.objects.pop(key, None)
+                self.metadata.pop(key, None)
+        return len(doomed)
+
 
 class MemoryUserRepository:
     def __init__(self) -> None:
@@ -113,6 +122,11 @@ class MemoryUserRepository:
         with self._lock:
             user = self._existing(athlete_id)
             self.users[athlete_id] = user.model_copy(update={"last_sync": dict(summary), "updated_at": now})
+
+    def set_privacy(self, athlete_id: str, privacy: StoredPrivacy, now: datetime) -> None:
+        with self._lock:
+            user = self._existing(athlete_id)
+            self.users[athlete_id] = user.model_copy(update={"privacy": privacy, "updated_at": now})
 
     def delete(self, athlete_id: str) -> None:
         with self._lock:

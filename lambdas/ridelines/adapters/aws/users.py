@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from ridelines.errors import NotFound
 from ridelines.models import User
+from ridelines.privacy import StoredPrivacy
 
 
 class DynamoUserRepository:
@@ -67,6 +68,14 @@ class DynamoUserRepository:
             },
         )
 
+    def set_privacy(self, athlete_id: str, privacy: StoredPrivacy, now: datetime) -> None:
+        # JSON text like last_sync: floats (coordinates, offsets) round-trip exactly
+        self._update_existing(
+            athlete_id,
+            "SET privacy = :privacy, updated_at = :now",
+            {":privacy": {"S": privacy.model_dump_json()}, ":now": {"S": _iso(now)}},
+        )
+
     def delete(self, athlete_id: str) -> None:
         self._client.delete_item(TableName=self.table_name, Key=_key(athlete_id))
 
@@ -97,6 +106,7 @@ def _iso(moment: datetime) -> str:
 def _to_user(item: Mapping[str, Any]) -> User:
     token = item.get("encrypted_token", {}).get("B")
     last_sync = item.get("last_sync", {}).get("S")
+    privacy = item.get("privacy", {}).get("S")
     return User(
         athlete_id=item["athlete_id"]["S"],
         name=item.get("name", {}).get("S", item["athlete_id"]["S"]),
@@ -105,4 +115,5 @@ def _to_user(item: Mapping[str, Any]) -> User:
         encrypted_token=bytes(token) if token is not None else None,
         tiles_key=item.get("tiles_key", {}).get("S"),
         last_sync=json.loads(last_sync) if last_sync else None,
+        privacy=StoredPrivacy.model_validate_json(privacy) if privacy else None,
     )
