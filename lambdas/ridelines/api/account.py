@@ -20,7 +20,7 @@ from ridelines.ports import (
     TokenCipher,
     UserRepository,
 )
-from ridelines.privacy import PrivacySettings, StoredPrivacy, protect
+from ridelines.privacy import PrivacySettings, StoredPrivacy, privacy_version, protect
 
 DEFAULT_SYNC_LEASE_SECONDS = 15 * 60  # the sync renews it while it runs
 
@@ -94,6 +94,8 @@ class AccountService:
         self.users.set_privacy(athlete_id, stored, self.clock())
         if user.tiles_key is None:
             return stored  # nothing published yet: the first sync tiles with these settings
+        if stored.version() == privacy_version(user.privacy):
+            return stored  # the same settings (and secrets) again: the map already shows them
         try:
             self.start_sync(athlete_id, full=False, retile=True)
         except SyncInProgress:
