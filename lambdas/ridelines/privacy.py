@@ -345,23 +345,93 @@ def cut_line(points: list[list[float]], circles: list[_Circle], hide_ends_m: flo
     return _trim_start(points[::-1], hide_ends_m)[::-1]
 
 
-def cut_feature(feature: Mapping[str, Any], privacy: StoredPrivacy) -> dict[str, Any] | None:
+HEAD_POINTS = 64  # the cut looks at this many points at each end first (most rides need no more)
+
+
+def _tagged(segments: Sequence[Sequence[Sequence[float]]], start: int, stop: int) -> list[list[float]]:
+    """Points ``start:stop`` of the ride (counted across segments), each tagged with its segment."""
+    tagged: list[list[float]] = []
+    offset = 0
+    for number, segment in enumerate(segments):
+        size = len(segment)
+        if offset + size > start and offset < stop:
+            for point in segment[max(start - offset, 0) : min(stop - offset, size)]:
+                tagged.append([point[0], point[1], number])
+        offset += size
+        if offset >= stop:
+            break
+    return tagged
+
+
+def _untagged_middle(
+    segments: Sequence[Sequence[Sequence[float]]], start: int, stop: int
+) -> list[tuple[int, list[Any]]]:
+    """Points ``start:stop`` as (segment, points) slices, without copying point by point."""
+    parts: list[tuple[int, list[Any]]] = []
+    offset = 0
+    for number, segment in enumerate(segments):
+        size = len(segment)
+        if offset + size > start and offset < stop:
+            parts.append((number, list(segment[max(start - offset, 0) : min(stop - offset, size)])))
+        offset += size
+    return parts
+
+
+def _cut_parts(
+    segments: Sequence[Sequence[Sequence[float]]], circles: list[_Circle], hide_ends_m: float
+) -> list[tuple[int, list[Any]]]:
+    """The ride after the cut, as (segment, points) parts. Only the ends are examined: the head and
+    tail (growing when a cut reaches further), the middle is passed on as slices."""
+    total = sum(len(segment) for segment in segments)
+    window = HEAD_POINTS
+    while 2 * window < total:
+        head = _tagged(segments, 0, window)
+        tail = _tagged(segments, total - window, total)
+        cut_head = _trim_start(_cut_start(head, circles), hide_ends_m)
+        cut_tail = _trim_start(_cut_start(tail[::-1], circles), hide_ends_m)[::-1]
+        if cut_head and cut_head[-1] is head[-1] and cut_tail and cut_tail[0] is tail[0]:
+            return [*_parts(cut_head), *_untagged_middle(segments, window, total - window), *_parts(cut_tail)]
+        window *= 4  # the cut reached past the window: look further
+    return _parts(cut_line(_tagged(segments, 0, total), circles, hide_ends_m))
+
+
+def _parts(tagged: list[list[float]]) -> list[tuple[int, list[Any]]]:
+    """Tagged points back to (segment, [lon, lat] points) parts."""
+    parts: list[tuple[int, list[Any]]] = []
+    for lon, lat, number in tagged:
+        if not parts or parts[-1][0] != number:
+            parts.append((int(number), []))
+        parts[-1][1].append([lon, lat])
+    return parts
+
+
+def cut_feature(
+    feature: Mapping[str, Any], privacy: StoredPrivacy, circles: list[_Circle] | None = None
+) -> dict[str, Any] | None:
     """The feature with its ends cut, or None when nothing of its line is left."""
     geometry = feature.get("geometry") or {}
     kind = geometry.get("type")
     if kind not in ("LineString", "MultiLineString") or not geometry.get("coordinates"):
         return dict(feature)
-    circles = [_Circle(*zone.effective_circle()) for zone in privacy.zones]
+    if circles is None:
+        circles = [_Circle(*zone.effective_circle()) for zone in privacy.zones]
+    # The ride's start and end are those of its first and last segment: the cut treats the ride as
+    # one line whose points remember their segment, then splits it again.
     segments = [geometry["coordinates"]] if kind == "LineString" else list(geometry["coordinates"])
-    # The ride's start and end are those of its first and last segment: cut the whole ride as one
-    # line whose points remember their segment, then split it again.
-    flat = [[p[0], p[1], number] for number, segment in enumerate(segments) for p in segment]
-    lines: list[list[list[float]]] = []
-    for point in cut_line(flat, circles, privacy.hide_ends_m):
-        if not lines or lines[-1][-1][2] != point[2]:
+    segments = [segment for segment in segments if segment]
+    if not segments:
+        return dict(feature)
+    first, last = segments[0][0], segments[-1][-1]
+    if privacy.hide_ends_m <= 0 and not any(c.contains(first) or c.contains(last) for c in circles):
+        return dict(feature)  # starts and ends outside every zone: nothing to cut
+    lines: list[list[Any]] = []
+    current: int | None = None
+    for number, part in _cut_parts(segments, circles, privacy.hide_ends_m):
+        if number != current or not lines:
             lines.append([])
-        lines[-1].append(point)
-    coordinates = [[[p[0], p[1]] for p in line] for line in lines if len(line) >= 2]
+            current = number
+        lines[-1].extend(part)
+    coordinates = [line for line in lines if len(line) >= 2]
     if not coordinates:
         return None
     new_geometry: dict[str, Any] = (
@@ -379,7 +449,8 @@ def apply_privacy(
     if privacy is None or privacy.is_empty:
         yield from features
         return
+    circles = [_Circle(*zone.effective_circle()) for zone in privacy.zones]
     for feature in features:
-        cut = cut_feature(feature, privacy)
+        cut = cut_feature(feature, privacy, circles)
         if cut is not None:
             yield cut

@@ -227,3 +227,27 @@ def test_republishing_cuts_the_same_way() -> None:
     assert grown.version() != first.version()
     # a fresh save of the same zone without its history draws anew (the secret is random)
     assert {protect(settings).zones[0].bearing_deg for _ in range(5)} != {first.zones[0].bearing_deg}
+
+
+@pytest.mark.parametrize("name", REAL_RIDES)
+@pytest.mark.parametrize(("radius", "hide"), [(300.0, 0.0), (2000.0, 0.0), (100.0, 2000.0), (1000.0, 150.0)])
+def test_looking_only_at_the_ends_cuts_exactly_like_the_whole_line(
+    name: str, radius: float, hide: float
+) -> None:
+    """The cut examines a window at each end (growing when a cut reaches further) and passes the middle
+    on untouched; it must give what cutting the whole line point by point gives."""
+    from ridelines.privacy import _Circle, cut_line
+
+    ride = real_ride(name)
+    privacy = protect(zone_at(first_point(ride), radius))
+    privacy = StoredPrivacy(zones=privacy.zones, hide_ends_m=hide)
+    circles = [_Circle(*z.effective_circle()) for z in privacy.zones]
+    flat = [[p[0], p[1], n] for n, line in enumerate(segments(ride)) for p in line]
+    expected = [[p[0], p[1]] for p in cut_line(flat, circles, hide)]
+    cut = cut_feature(ride, privacy)
+    got = [] if cut is None else [[p[0], p[1]] for p in points(cut)]
+    # (the full cut keeps one-point pieces that the feature drops as no line)
+    assert [p for p in got] == [p for p in expected if p in got] and len(expected) - len(got) <= len(
+        segments(ride)
+    )
+    assert got[:1] == expected[:1] and got[-1:] == expected[-1:]
