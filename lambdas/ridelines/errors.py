@@ -30,6 +30,16 @@ class InvalidInput(RidelinesError):
     code = "invalid_input"
 
 
+class UnprocessableInput(InvalidInput):
+    """Well-formed input with a value out of range; names the offending ``field``. Maps to 422."""
+
+    code = "unprocessable"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class FitDecodeError(InvalidInput):
     """FIT bytes that cannot be decoded: empty, not FIT, bad header, truncated, CRC mismatch..."""
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ridelines.privacy import StoredPrivacy
+
 
 class SyncStatus(StrEnum):
     QUEUED = "queued"
@@ -53,6 +55,7 @@ class SyncRequest(BaseModel):
     athlete_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     sync_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     full: bool = False
+    retile: bool = False  # rebuild the tiles from the archive only (a privacy change): no listing
     checkpoint: dict[str, Any] | None = None
 
 
@@ -101,6 +104,7 @@ class User(BaseModel):
     last_sync: dict[str, Any] | None = None  # summary of the last finished sync
     # Sessions (JWTs) issued at or before this instant are refused (logout, account re-created).
     sessions_valid_after: datetime | None = None
+    privacy: StoredPrivacy | None = None  # zones with their secret offsets, hide_ends_m
 
 
 @dataclass(frozen=True)

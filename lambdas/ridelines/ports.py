@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ridelines.models import ConsumedState, OAuthCredentials, SyncRecord, User
+from ridelines.privacy import StoredPrivacy
 
 
 class BlobStore(Protocol):
@@ -54,6 +55,17 @@ class BlobStore(Protocol):
     def list_keys(self, prefix: str) -> Iterator[str]: ...
 
 
+class BlobPurger(Protocol):
+    def purge(self, prefix: str) -> int:
+        """Delete every object under ``prefix`` in every version (and every delete marker), so
+        nothing is left to restore; returns how many versions went."""
+        ...
+
+
+class ErasableBlobStore(BlobStore, BlobPurger, Protocol):
+    """A blob store that can also erase for good (versioned S3; the in-memory store)."""
+
+
 class UserRepository(Protocol):
     def get(self, athlete_id: str) -> User | None: ...
 
@@ -71,6 +83,10 @@ class UserRepository(Protocol):
         """Refuse every session issued at or before ``at`` (stored to the millisecond); nothing
         happens when the row is gone. A new row gets ``sessions_valid_after`` just before its
         creation, so the sessions of a deleted account stay dead when the rider comes back."""
+        ...
+
+    def set_privacy(self, athlete_id: str, privacy: StoredPrivacy, now: datetime) -> None:
+        """Store the privacy settings; :class:`ridelines.errors.NotFound` when the user is gone."""
         ...
 
     def delete(self, athlete_id: str) -> None: ...

@@ -15,6 +15,7 @@ from typing import Any
 from ridelines.auth.sessions import epoch_ms, from_epoch_ms, valid_after_for_new_account
 from ridelines.errors import NotFound, SyncInProgress
 from ridelines.models import ConsumedState, OAuthCredentials, SyncRecord, SyncStatus, User
+from ridelines.privacy import StoredPrivacy
 
 
 class MemoryBlobStore:
@@ -70,6 +71,14 @@ class MemoryBlobStore:
             keys = sorted(k for k in self.objects if k.startswith(prefix))
         return iter(keys)
 
+    def purge(self, prefix: str) -> int:
+        with self._lock:
+            doomed = [k for k in self.objects if k.startswith(prefix)]
+            for key in doomed:
+                self.objects.pop(key, None)
+                self.metadata.pop(key, None)
+        return len(doomed)
+
 
 class MemoryUserRepository:
     def __init__(self) -> None:
@@ -122,6 +131,11 @@ class MemoryUserRepository:
             ended = from_epoch_ms(epoch_ms(at))  # to the millisecond, like the DynamoDB adapter
             if user is not None and (user.sessions_valid_after is None or user.sessions_valid_after < ended):
                 self.users[athlete_id] = user.model_copy(update={"sessions_valid_after": ended})
+
+    def set_privacy(self, athlete_id: str, privacy: StoredPrivacy, now: datetime) -> None:
+        with self._lock:
+            user = self._existing(athlete_id)
+            self.users[athlete_id] = user.model_copy(update={"privacy": privacy, "updated_at": now})
 
     def delete(self, athlete_id: str) -> None:
         with self._lock:

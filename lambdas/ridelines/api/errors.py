@@ -23,12 +23,14 @@ from ridelines.errors import (
     RidelinesError,
     SyncInProgress,
     Unauthorized,
+    UnprocessableInput,
     UpstreamError,
 )
 
 # Most specific first: the first class the error is an instance of decides the status.
 STATUS_BY_ERROR: tuple[tuple[type[RidelinesError], int], ...] = (
     (SyncInProgress, 409),
+    (UnprocessableInput, 422),
     (InvalidInput, 400),
     (Unauthorized, 401),
     (Forbidden, 403),
@@ -72,7 +74,9 @@ def error_payload(status: int, code: str, message: str) -> dict[str, Any]:
 
 def response_for(exc: RidelinesError) -> Response:
     status = status_for(exc)
-    extra = {"sync_id": exc.sync_id} if isinstance(exc, SyncInProgress) else {}
+    extra: dict[str, Any] = {"sync_id": exc.sync_id} if isinstance(exc, SyncInProgress) else {}
+    if isinstance(exc, UnprocessableInput):
+        extra["field"] = exc.field
     if status >= 500:
         logger.error("request failed", extra={"error": exc.code, "reason": exc.message, "status": status})
     else:

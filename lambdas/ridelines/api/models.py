@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ridelines.models import SyncCounts, SyncPhase, SyncRecord, SyncStatus, User
+from ridelines.privacy import PrivacySettings
 
 
 class SyncStartBody(BaseModel):
@@ -34,6 +35,7 @@ class UserProfile(BaseModel):
     created_at: datetime
     tiles_url: str | None
     last_sync: dict[str, Any] | None
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)  # without the secret offsets
 
     @classmethod
     def of(cls, user: User) -> UserProfile:
@@ -45,6 +47,7 @@ class UserProfile(BaseModel):
             created_at=user.created_at,
             tiles_url=tiles_url,
             last_sync=user.last_sync,
+            privacy=user.privacy.public if user.privacy else PrivacySettings(),
         )
 
 

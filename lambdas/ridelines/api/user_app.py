@@ -25,24 +25,26 @@ from ridelines.auth.sessions import ensure_current
 from ridelines.auth.tiles_cookies import TilesCookieIssuer
 from ridelines.errors import InvalidInput, Unauthorized
 from ridelines.ports import (
-    BlobStore,
     CdnInvalidator,
+    ErasableBlobStore,
     Signer,
     SyncInvoker,
     SyncStateRepository,
     TokenCipher,
     UserRepository,
 )
+from ridelines.privacy import InvalidPrivacy, PrivacySettings, parse_privacy
 
 _ATHLETE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_BODY_BYTES = 1024
+MAX_PRIVACY_BODY_BYTES = 8 * 1024  # ten zones fit in well under 1 KB
 
 
 @dataclass
 class UserDeps:
     users: UserRepository
     syncs: SyncStateRepository
-    blobs: BlobStore
+    blobs: ErasableBlobStore
     invalidator: CdnInvalidator
     invoker: SyncInvoker
     cipher: TokenCipher
@@ -61,7 +63,7 @@ class UserDeps:
         if unknown:
             raise TypeError(f"unknown UserDeps fields: {sorted(unknown)}")
 
-        def blobs() -> BlobStore:
+        def blobs() -> ErasableBlobStore:
             from ridelines.adapters.aws.s3 import S3BlobStore
 
             return S3BlobStore(required(settings.S3_BUCKET))
@@ -177,6 +179,18 @@ def create_app(deps: UserDeps) -> APIGatewayHttpResolver:
     def get_sync() -> Response:
         return _json(200, SyncView.of(account.sync_status(athlete_id())).model_dump(mode="json"))
 
+    @app.get("/api/user/privacy")
+    def get_privacy() -> Response:
+        return _json(200, account.privacy(athlete_id()).model_dump(mode="json"))
+
+    @app.put("/api/user/privacy")
+    def put_privacy() -> Response:
+        rider = athlete_id()
+        settings = _privacy_body(app.current_event.decoded_body)
+        stored = account.set_privacy(rider, settings)
+        logger.info("privacy settings stored", extra={"zones": len(stored.zones)})
+        return _json(200, stored.public.model_dump(mode="json"))
+
     @app.delete("/api/user")
     def delete_user() -> Response:
         rider = athlete_id()
@@ -206,6 +220,22 @@ def _sync_body(raw: str | None) -> SyncStartBody:
     if not isinstance(data, dict):
         raise InvalidInput('request body must be a JSON object like {"full": false}')
     return SyncStartBody.model_validate(data)
+
+
+def _privacy_body(raw: str | None) -> PrivacySettings:
+    if raw is None or not raw.strip():
+        raise InvalidPrivacy("the privacy settings are missing", field="body")
+    if len(raw) > MAX_PRIVACY_BODY_BYTES:
+        raise InvalidPrivacy("request body is too large", field="body")
+    try:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except ValueError:
+        raise InvalidPrivacy("request body is not JSON", field="body") from None
+    return parse_privacy(data)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")  # JSON has no NaN or Infinity
 
 
 def _json(status: int, body: dict[str, Any], *, cookies: list[Cookie] | None = None) -> Response:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import tempfile
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,21 +25,31 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from ridelines import settings
-from ridelines.errors import ConfigurationError, RidelinesError, UpstreamAuthError
+from ridelines.erasure import FencedBlobStore, athlete_prefixes
+from ridelines.errors import ConfigurationError, RidelinesError, SyncInProgress, UpstreamAuthError
 from ridelines.intervals.client import Credentials, IntervalsClient
 from ridelines.models import SyncCounts, SyncPhase, SyncRecord, SyncRequest, SyncStatus
 from ridelines.pipeline.checkpoint import Checkpoint
 from ridelines.pipeline.gave_up import is_gave_up_event, mark_gave_up
 from ridelines.pipeline.reporting import LoggingReporter
-from ridelines.pipeline.sync import LegResult, LegStatus, SyncJob, SyncLayout, SyncSettings, run_leg
+from ridelines.pipeline.sync import (
+    LegResult,
+    LegStatus,
+    SyncJob,
+    SyncLayout,
+    SyncSettings,
+    published_privacy_version,
+    run_leg,
+)
 from ridelines.ports import (
-    BlobStore,
     CdnInvalidator,
+    ErasableBlobStore,
     SyncInvoker,
     SyncStateRepository,
     TokenCipher,
     UserRepository,
 )
+from ridelines.privacy import StoredPrivacy, privacy_version
 from ridelines.publish import CdnTilesPublisher
 from ridelines.tiling import check_tippecanoe, find_tippecanoe
 
@@ -86,7 +97,7 @@ class SyncDeps:
     states: SyncStateRepository
     users: UserRepository
     cipher: TokenCipher
-    blobs: BlobStore
+    blobs: ErasableBlobStore
     cdn: CdnInvalidator
     invoker: SyncInvoker
     intervals_url: str = field(default_factory=settings.intervals_url)
@@ -258,8 +269,27 @@ def _job(request: SyncRequest, context: Any, deps: SyncDeps) -> SyncJob:
             return deps.client_factory(credentials, deps.intervals_url)
         return IntervalsClient(credentials, base_url=deps.intervals_url)
 
+    def alive() -> bool:
+        return deps.users.get(athlete_id) is not None
+
+    def erase() -> None:
+        # the account is gone (DELETE /api/user ran): remove what this sync wrote, in every version
+        for prefix in athlete_prefixes(athlete_id):
+            deps.blobs.purge(prefix)
+        deps.states.delete(athlete_id)
+
+    # every write of the sync goes through the deletion fence (ridelines.erasure)
+    blobs = FencedBlobStore(deps.blobs, alive=alive, erase=erase)
+    layout = SyncLayout.for_athlete(athlete_id)
+
+    def privacy() -> StoredPrivacy | None:
+        user = deps.users.get(athlete_id)
+        return user.privacy if user else None
+
     def on_finished(record: SyncRecord) -> None:
-        if deps.users.get(athlete_id) is None:  # the account was deleted meanwhile: never resurrect it
+        user = deps.users.get(athlete_id)
+        if user is None:  # the account was deleted meanwhile: never resurrect it
+            deps.states.delete(athlete_id)
             return
         deps.users.set_last_sync(
             athlete_id,
@@ -272,14 +302,16 @@ def _job(request: SyncRequest, context: Any, deps: SyncDeps) -> SyncJob:
             },
             deps.clock(),
         )
+        if record.status is SyncStatus.SUCCEEDED:
+            _follow_privacy_change(request, deps, user.privacy, layout)
 
     return SyncJob(
         request=request,
         client_factory=client_factory,
-        blobs=deps.blobs,
-        layout=SyncLayout.for_athlete(athlete_id),
+        blobs=blobs,
+        layout=layout,
         publisher=CdnTilesPublisher(
-            athlete_id, blobs=deps.blobs, users=deps.users, cdn=deps.cdn, clock=deps.clock
+            athlete_id, blobs=blobs, users=deps.users, cdn=deps.cdn, clock=deps.clock
         ),
         states=deps.states,
         workdir=deps.workdir,
@@ -291,6 +323,31 @@ def _job(request: SyncRequest, context: Any, deps: SyncDeps) -> SyncJob:
         clock=deps.clock,
         on_finished=on_finished,
         invocation_id=getattr(context, "aws_request_id", None),
+        privacy=privacy,
+    )
+
+
+def _follow_privacy_change(
+    request: SyncRequest, deps: SyncDeps, current: StoredPrivacy | None, layout: SyncLayout
+) -> None:
+    """Privacy settings changed after this sync cut its tiles (their ``PUT`` found this sync
+    running and left the change to it): queue a re-tiling sync now that the lease is free."""
+    if published_privacy_version(deps.blobs, layout) == privacy_version(current):
+        return
+    sync_id = uuid.uuid4().hex
+    try:
+        deps.states.acquire(
+            request.athlete_id,
+            sync_id,
+            full=False,
+            now=deps.clock(),
+            lease_seconds=deps.sync_settings.lease_seconds,
+        )
+    except SyncInProgress:
+        return  # another sync started meanwhile; it cuts with the new settings
+    logger.info("privacy changed during the sync; re-tiling", extra={"follow_up_sync_id": sync_id})
+    deps.invoker.invoke(
+        SyncRequest(athlete_id=request.athlete_id, sync_id=sync_id, retile=True).model_dump(exclude_none=True)
     )
 
 

@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from ridelines.archive import encode_feature, iter_features, iter_lines, line_activity_id, rewrite_archive
+from ridelines.erasure import AccountDeleted
 from ridelines.errors import (
     FitDecodeError,
     NotFound,
@@ -92,7 +93,8 @@ from ridelines.pipeline.staging import (
 )
 from ridelines.pipeline.workdir import LegScratch
 from ridelines.ports import BlobStore, SyncInvoker, SyncStateRepository
-from ridelines.publish import TilesPublisher
+from ridelines.privacy import NO_PRIVACY_VERSION, StoredPrivacy, apply_privacy, privacy_version
+from ridelines.publish import PublishResult, TilesPublisher
 from ridelines.selection import ActivityWindow
 from ridelines.tiling import build_pmtiles
 
@@ -114,6 +116,7 @@ class SyncLayout:
     archive_key: str
     staging_prefix: str
     short_key: str = ".short-downloads.json"
+    privacy_key: str = ".tiles.privacy"  # the privacy settings version the published tiles were cut with
 
     @classmethod
     def for_athlete(cls, athlete_id: str) -> SyncLayout:
@@ -123,12 +126,25 @@ class SyncLayout:
             base + "activities.geojson.zst",
             base + "staging/",
             base + "short-downloads.json",
+            base + "tiles.privacy",
         )
 
     @classmethod
     def folder(cls) -> SyncLayout:
         """The command line's ``--out DIR``: files at the top of the folder."""
-        return cls("activities.index", "activities.geojson.zst", ".staging/", ".short-downloads.json")
+        return cls(
+            "activities.index",
+            "activities.geojson.zst",
+            ".staging/",
+            ".short-downloads.json",
+            ".tiles.privacy",
+        )
+
+
+def published_privacy_version(blobs: BlobStore, layout: SyncLayout) -> str:
+    """Which privacy settings the published tiles show (:func:`ridelines.privacy.privacy_version`)."""
+    raw = blobs.get_bytes(layout.privacy_key)
+    return raw.decode(errors="replace").strip() if raw else NO_PRIVACY_VERSION
 
 
 @dataclass(frozen=True)
@@ -188,6 +204,8 @@ class SyncJob:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     on_finished: Callable[[SyncRecord], None] | None = None
     invocation_id: str | None = None  # the Lambda request id (the same in Lambda's retries of it)
+    # the rider's privacy settings, read when the tiles are cut (a change made meanwhile is seen)
+    privacy: Callable[[], StoredPrivacy | None] = lambda: None
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +384,8 @@ class _Leg:
             with LegScratch(self.job.workdir) as scratch:
                 self.workdir = scratch
                 beat.start()
+                if request.retile:
+                    return self._retile()
                 self._phase(SyncPhase.LIST)
                 client = self.job.client_factory()
                 if self.job.remaining_seconds is not None:
@@ -379,6 +399,9 @@ class _Leg:
                     client.close()
         except _Superseded as exc:
             log.warning("sync %s was superseded (%s); stopping", request.sync_id, exc)
+            return LegResult(LegStatus.SKIPPED, self.counts)
+        except AccountDeleted:
+            log.warning("the account was deleted during sync %s; its writes were erased", request.sync_id)
             return LegResult(LegStatus.SKIPPED, self.counts)
         except UpstreamAuthError as exc:
             return self._fail(
@@ -825,6 +848,8 @@ class _Leg:
                     content_type="application/octet-stream",
                 )
             delete_staging(job.blobs, keys_before)
+            if self._privacy_stale():
+                return self._retile()  # only the privacy settings changed: no archive rewrite
             return self._succeed(published=False, tiles_key=current_tiles)
 
         workdir = Path(tempfile.mkdtemp(prefix="merge-", dir=self.workdir))
@@ -861,10 +886,7 @@ class _Leg:
             archive_upload = time.perf_counter() - started
             old_archive.unlink(missing_ok=True)
 
-            pmtiles = workdir / "activities.pmtiles"
-            build_pmtiles(iter_features(new_archive), pmtiles, include_virtual=self.settings.include_virtual)
-            job.reporter.metric("sync.tiles.generated", 1, "Count")
-            result = job.publisher.publish(pmtiles)
+            result = self._tile_and_publish(new_archive, workdir)
             job.reporter.metric(
                 "sync.s3.upload.duration", (archive_upload + result.upload_seconds) * 1000, "Milliseconds"
             )
@@ -884,8 +906,48 @@ class _Leg:
         delete_staging(job.blobs, keys_before)
         return self._succeed(published=result.changed, tiles_key=result.key)
 
-    def _delete_keys(self, keys: list[str]) -> None:
-        delete_staging(self.job.blobs, keys)
+    def _tile_and_publish(self, archive: Path, workdir: Path) -> PublishResult:
+        """Tiles cut with the privacy settings read now, published; then record which settings
+        the published map shows (a crash in between only makes the next sync re-tile)."""
+        job = self.job
+        privacy = job.privacy()
+        pmtiles = workdir / "activities.pmtiles"
+        build_pmtiles(
+            apply_privacy(iter_features(archive), privacy),
+            pmtiles,
+            include_virtual=self.settings.include_virtual,
+        )
+        job.reporter.metric("sync.tiles.generated", 1, "Count")
+        result = job.publisher.publish(pmtiles)
+        version = privacy_version(privacy)
+        if version != published_privacy_version(job.blobs, job.layout):
+            if version == NO_PRIVACY_VERSION:
+                job.blobs.delete(job.layout.privacy_key)  # no marker means no privacy cut
+            else:
+                job.blobs.put_bytes(job.layout.privacy_key, version.encode(), content_type="text/plain")
+        return result
+
+    def _privacy_stale(self) -> bool:
+        return published_privacy_version(self.job.blobs, self.job.layout) != privacy_version(
+            self.job.privacy()
+        )
+
+    def _retile(self) -> LegResult:
+        """Republish the map from the stored archive with the current privacy settings: nothing is
+        listed or downloaded (a privacy change)."""
+        job = self.job
+        self._phase(SyncPhase.PUBLISH)
+        workdir = Path(tempfile.mkdtemp(prefix="retile-", dir=self.workdir))
+        try:
+            archive = workdir / "activities.geojson.zst"
+            if not job.blobs.download_file(job.layout.archive_key, archive):
+                return self._succeed(published=False, tiles_key=job.publisher.current_key())
+            result = self._tile_and_publish(archive, workdir)
+        finally:
+            for path in sorted(workdir.glob("*")):
+                path.unlink(missing_ok=True)
+            workdir.rmdir()
+        return self._succeed(published=result.changed, tiles_key=result.key)
 
     def _succeed(self, *, published: bool, tiles_key: str | None) -> LegResult:
         self._save(phase=SyncPhase.DONE, status=SyncStatus.SUCCEEDED, finished=True)

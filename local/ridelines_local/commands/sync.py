@@ -35,6 +35,7 @@ from ridelines.models import SyncCounts, SyncPhase, SyncRequest
 from ridelines.pipeline.reporting import LoggingReporter
 from ridelines.pipeline.sync import LegStatus, SyncJob, SyncLayout, SyncSettings, run_leg
 from ridelines.publish import FileTilesPublisher
+from ridelines_local.privacy_options import add_privacy_arguments, privacy_from_args
 
 
 def add_parser(subparsers: Any) -> None:
@@ -53,6 +54,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--athlete", default="0", help="athlete id (default 0 = the key's owner)")
     parser.add_argument("--full", action="store_true", help="ignore the index and rebuild everything")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_privacy_arguments(parser)
 
 
 class TqdmReporter(LoggingReporter):
@@ -116,6 +118,7 @@ def _credentials(args: argparse.Namespace) -> Credentials:
 
 
 def run(args: argparse.Namespace) -> int:
+    privacy = privacy_from_args(args)
     credentials = _credentials(args)
     if not str(args.athlete).replace("-", "").replace("_", "").isalnum():
         raise InvalidInput(f"--athlete {args.athlete!r} is not an athlete id")
@@ -146,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
             intervals_athlete_id=str(args.athlete),
             reporter=reporter,
             settings=SyncSettings(include_virtual=settings.flag(settings.INCLUDE_VIRTUAL)),
+            privacy=lambda: privacy,
         )
         handler = _stderr_logging()
         try:

@@ -24,8 +24,10 @@ from tqdm import tqdm
 from ridelines import settings
 from ridelines.errors import InvalidInput
 from ridelines.features import ActivityMeta, decode_track, feature_from_track
+from ridelines.privacy import apply_privacy
 from ridelines.tiling import build_pmtiles
 from ridelines_local.commands.convert import read_input
+from ridelines_local.privacy_options import add_privacy_arguments, privacy_from_args
 
 FIT_SUFFIXES = (".fit", ".fit.gz")
 
@@ -45,6 +47,7 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         help="also draw virtual rides (Zwift...); default from RIDELINES_INCLUDE_VIRTUAL",
     )
+    add_privacy_arguments(parser)
 
 
 @dataclass
@@ -82,6 +85,7 @@ def _strip_suffix(name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    privacy = privacy_from_args(args)  # bad settings exit 2 before any work
     files = find_fit_files(args.paths)
     if not files:
         raise InvalidInput(f"no FIT files (*.fit, *.fit.gz) in {', '.join(map(str, args.paths))}")
@@ -111,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
             yield feature_from_track(decoded, ActivityMeta(id=unique), default_id=unique)
 
     try:
-        result = build_pmtiles(features(), args.output, include_virtual=include_virtual)
+        result = build_pmtiles(
+            apply_privacy(features(), privacy), args.output, include_virtual=include_virtual
+        )
     finally:
         bar.close()
     if tally.bad == tally.files:

@@ -58,6 +58,7 @@ def test_profile_before_first_sync(user_app: Any, riders: Any, clock: Any) -> No
         "created_at": clock().isoformat().replace("+00:00", "Z"),
         "tiles_url": None,
         "last_sync": None,
+        "privacy": {"zones": [], "hide_ends_m": 0},
     }
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from ridelines.errors import RidelinesError
+
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
@@ -87,3 +89,25 @@ class S3BlobStore:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 yield item["Key"]
+
+    def purge(self, prefix: str) -> int:
+        """Every version and delete marker under ``prefix`` (a versioned bucket keeps deleted
+        objects restorable otherwise). Needs s3:ListBucketVersions and s3:DeleteObjectVersion."""
+        removed = 0
+        paginator = self._s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            doomed = [
+                {"Key": item["Key"], "VersionId": item["VersionId"]}
+                for kind in ("Versions", "DeleteMarkers")
+                for item in page.get(kind, [])
+            ]
+            for start in range(0, len(doomed), 1000):  # DeleteObjects takes 1000 at a time
+                chunk = doomed[start : start + 1000]
+                answer = self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True})
+                if answer.get("Errors"):
+                    first = answer["Errors"][0]
+                    raise RidelinesError(
+                        f"could not erase {first.get('Key')}: {first.get('Code')}", code="erase_failed"
+                    )
+                removed += len(chunk)
+        return removed

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from ridelines.auth.sessions import epoch_ms, from_epoch_ms, valid_after_for_new_account
 from ridelines.errors import NotFound
 from ridelines.models import User
+from ridelines.privacy import StoredPrivacy
 
 
 class DynamoUserRepository:
@@ -88,6 +89,14 @@ class DynamoUserRepository:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
 
+    def set_privacy(self, athlete_id: str, privacy: StoredPrivacy, now: datetime) -> None:
+        # JSON text like last_sync: floats (coordinates, offsets) round-trip exactly
+        self._update_existing(
+            athlete_id,
+            "SET privacy = :privacy, updated_at = :now",
+            {":privacy": {"S": privacy.model_dump_json()}, ":now": {"S": _iso(now)}},
+        )
+
     def delete(self, athlete_id: str) -> None:
         self._client.delete_item(TableName=self.table_name, Key=_key(athlete_id))
 
@@ -119,6 +128,7 @@ def _to_user(item: Mapping[str, Any]) -> User:
     token = item.get("encrypted_token", {}).get("B")
     last_sync = item.get("last_sync", {}).get("S")
     valid_after = item.get("sessions_valid_after", {}).get("N")
+    privacy = item.get("privacy", {}).get("S")
     return User(
         athlete_id=item["athlete_id"]["S"],
         name=item.get("name", {}).get("S", item["athlete_id"]["S"]),
@@ -128,4 +138,5 @@ def _to_user(item: Mapping[str, Any]) -> User:
         tiles_key=item.get("tiles_key", {}).get("S"),
         last_sync=json.loads(last_sync) if last_sync else None,
         sessions_valid_after=from_epoch_ms(int(valid_after)) if valid_after else None,
+        privacy=StoredPrivacy.model_validate_json(privacy) if privacy else None,
     )
