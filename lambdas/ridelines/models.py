@@ -84,6 +84,14 @@ class User(BaseModel):
     encrypted_token: bytes | None = None  # ciphertext from TokenCipher; the plaintext is never stored
     tiles_key: str | None = None  # tiles/{athlete_id}/{content-hash}.pmtiles
     last_sync: dict[str, Any] | None = None  # summary of the last finished sync
+    # published artifacts by kind ("tiles", "rides", "export"); rows written before it have tiles_key only
+    published: dict[str, str] | None = None
+    explorer: dict[str, int] | None = None  # {"tiles": N, "max_square": M} of the published map
+
+    def published_key(self, kind: str) -> str | None:
+        """The published object of one kind; ``tiles`` falls back to the old single ``tiles_key``."""
+        key = (self.published or {}).get(kind)
+        return key or (self.tiles_key if kind == "tiles" else None)
 
 
 class OAuthCredentials(BaseModel):

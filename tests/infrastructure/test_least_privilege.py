@@ -110,7 +110,9 @@ def test_auth_touches_no_bucket_and_user_only_deletes(env: Any) -> None:
     statements = role_statements(env)
     assert not [a for s in statements["auth"] for a in _as_list(s["Action"]) if a.startswith("s3:")]
     user_s3 = {a for s in statements["user"] for a in _as_list(s["Action"]) if a.startswith("s3:")}
-    assert user_s3 == {"s3:DeleteObject", "s3:ListBucket"}
+    assert user_s3 == {"s3:DeleteObject", "s3:ListBucket", "s3:GetObject"}
+    for statement in actions_on(statements["user"], "s3:GetObject"):  # the explorer layer only
+        assert resource_text(statement).endswith('/explorer.json"]]}')
 
 
 def test_table_access_per_function(env: Any) -> None:

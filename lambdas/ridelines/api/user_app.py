@@ -16,6 +16,7 @@ from ridelines.api.account import DEFAULT_SYNC_LEASE_SECONDS, AccountService
 from ridelines.api.errors import NO_STORE, register_error_handlers
 from ridelines.api.models import SyncQueued, SyncStartBody, SyncView, UserProfile
 from ridelines.api.observability import count, logger
+from ridelines.api.rider_data import explorer_view, export_location
 from ridelines.api.settings import required, url, utc_now
 from ridelines.auth.intervals_oauth import IntervalsOAuthClient
 from ridelines.errors import InvalidInput, Unauthorized
@@ -129,6 +130,17 @@ def create_app(deps: UserDeps) -> APIGatewayHttpResolver:
     def get_user() -> Response:
         profile = UserProfile.of(account.user(athlete_id()), deps.tiles_base_url)
         return _json(200, profile.model_dump(mode="json"))
+
+    @app.get("/api/user/explorer")
+    def get_explorer() -> Response:
+        rider = athlete_id()
+        account.user(rider)  # 404 for an account that is gone
+        return _json(200, explorer_view(deps.blobs, rider).model_dump(mode="json"))
+
+    @app.get("/api/user/export")
+    def get_export() -> Response:
+        location = export_location(account.user(athlete_id()))
+        return Response(status_code=302, body="", headers={"Location": location, **NO_STORE})
 
     @app.post("/api/sync")
     def post_sync() -> Response:

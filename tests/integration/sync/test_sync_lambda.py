@@ -111,16 +111,16 @@ def test_rename_and_type_change_download_exactly_one_each(world: SyncWorld) -> N
     assert result["counts"]["changed"] == 1 and result["counts"]["downloaded"] == 1
     assert world.downloads_of("a2") == 2 and world.downloads_of("a1") == 1
     assert world.tiles()["a2"]["name"] == "Sunday loop"
-    # the old tiles object is gone and its CloudFront path invalidated
+    # the old tiles object is gone; its new key needs no CloudFront invalidation (ridelines.publish)
     assert not world.blobs.exists(first_key)  # type: ignore[arg-type]
-    assert world.cdn.paths == [f"/{first_key}"]
+    assert world.cdn.paths == []
 
     world.standin.set_activity_type("a3", "GravelRide")
     result = world.trigger()
     assert result["counts"]["changed"] == 1 and result["counts"]["downloaded"] == 1
     assert world.downloads_of("a3") == 2
     assert world.tiles()["a3"]["type"] == "GravelRide"
-    assert len(world.cdn.paths) == 2
+    assert world.cdn.paths == []
 
 
 def test_deleted_ride_disappears_from_the_tiles(world: SyncWorld) -> None:

@@ -38,7 +38,9 @@ def test_profile_before_first_sync(user_app: Any, riders: Any, clock: Any) -> No
         "name": "Rider A",
         "created_at": clock().isoformat().replace("+00:00", "Z"),
         "tiles_url": None,
+        "rides_url": None,
         "last_sync": None,
+        "explorer": {"tiles": 0, "max_square": 0},
     }
 
 
