@@ -158,7 +158,12 @@ def test_bucket_wildcards_are_prefix_scoped(env: Any) -> None:
             for resource in _as_list(statement["Resource"]):
                 text = json.dumps(resource)
                 if "*" in text:
-                    assert text.endswith('/athletes/*"]]}') or text.endswith('/tiles/*"]]}'), (key, text)
+                    assert text.endswith(
+                        ('/athletes/*"]]}', '/tiles/*"]]}', '/athletes/*/explorer.json"]]}')
+                    ), (
+                        key,
+                        text,
+                    )
             if "s3:ListBucket" in _as_list(statement["Action"]):
                 assert "DataBucketArn" in json.dumps(statement["Resource"])
                 if key == "user":  # sync lists unconditioned so that missing keys are 404, not 403

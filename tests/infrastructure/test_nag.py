@@ -54,6 +54,7 @@ def test_acknowledged_rules_are_the_reviewed_set(env: Any) -> None:
         "IAM5[Resource::*]",  # X-Ray only
         f"IAM5[Resource::{bucket_export}/athletes/*]",
         f"IAM5[Resource::{bucket_export}/tiles/*]",
+        f"IAM5[Resource::{bucket_export}/athletes/*/explorer.json]",  # user reads the explorer layer
     }
 
 
