@@ -106,9 +106,18 @@ def test_a_one_ride_resync_replaces_what_changed_and_invalidates_nothing(rider: 
     rider.sync()
     first = rider.users.get(ATHLETE)
     assert first is not None and first.published is not None
-    first_writes = summarise(rider.blobs.writes)
-    assert first_writes["put tiles"] == first_writes["put rides"] == first_writes["put export"] == 1
-    assert first_writes["put explorer.json"] == 1
+    # the README's table: one staging batch (2 objects) for 4 rides, then 6 files; no invalidation
+    assert summarise(rider.blobs.writes) == {
+        "put staging": 2,
+        "put activities.geojson.zst": 1,
+        "put tiles": 1,
+        "put rides": 1,
+        "put export": 1,
+        "put explorer.json": 1,
+        "put activities.index": 1,
+        "delete staging": 2,
+    }
+    assert rider.cdn.paths == []
 
     rider.blobs.writes.clear()
     rider.standin.rename_activity("a2", "Sunday loop")
@@ -118,9 +127,19 @@ def test_a_one_ride_resync_replaces_what_changed_and_invalidates_nothing(rider: 
     for kind in ("tiles", "rides", "export"):
         assert second.published[kind] != first.published[kind]
         assert not rider.blobs.exists(first.published[kind])
-    writes = summarise(rider.blobs.writes)
-    assert writes["delete tiles"] == writes["delete rides"] == writes["delete export"] == 1
-    assert writes["put explorer.json"] == 0  # a rename visits no new tile: the layer is not rewritten
+    # a rename visits no new tile: the explorer layer is not rewritten
+    assert summarise(rider.blobs.writes) == {
+        "put staging": 2,
+        "put activities.geojson.zst": 1,
+        "put tiles": 1,
+        "put rides": 1,
+        "put export": 1,
+        "put activities.index": 1,
+        "delete tiles": 1,
+        "delete rides": 1,
+        "delete export": 1,
+        "delete staging": 2,
+    }
     assert rider.cdn.paths == []  # content-hashed keys: no CloudFront invalidation
     rides = json.loads(rider.object(second.published["rides"])["Body"].read())["rides"]
     assert "Sunday loop" in {r["name"] for r in rides}
