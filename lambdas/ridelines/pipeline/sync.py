@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ridelines.archive import iter_features, rewrite_archive
-from ridelines.data_products import from_archive
+from ridelines.data_products import products_for_publish
 from ridelines.errors import (
     FitDecodeError,
     NotFound,
@@ -640,7 +640,13 @@ class _Leg:
             build_pmtiles(iter_features(new_archive), pmtiles, include_virtual=self.settings.include_virtual)
             job.reporter.metric("sync.tiles.generated", 1, "Count")
             # rides list, explorer layer and export: from the archive's true tracks, one pass
-            products = from_archive(new_archive, workdir, include_virtual=self.settings.include_virtual)
+            products = products_for_publish(
+                job.blobs,
+                job.layout.archive_key,
+                new_archive,
+                workdir,
+                include_virtual=self.settings.include_virtual,
+            )
             result = job.publisher.publish(pmtiles, products)
             job.reporter.metric(
                 "sync.s3.upload.duration", (archive_upload + result.upload_seconds) * 1000, "Milliseconds"

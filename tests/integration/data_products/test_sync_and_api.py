@@ -106,7 +106,7 @@ def test_a_one_ride_resync_replaces_what_changed_and_invalidates_nothing(rider: 
     rider.sync()
     first = rider.users.get(ATHLETE)
     assert first is not None and first.published is not None
-    # the README's table: one staging batch (2 objects) for 4 rides, then 6 files; no invalidation
+    # the README's table: one staging batch (2 objects) for 4 rides, then 7 files; no invalidation
     assert summarise(rider.blobs.writes) == {
         "put staging": 2,
         "put activities.geojson.zst": 1,
@@ -114,6 +114,7 @@ def test_a_one_ride_resync_replaces_what_changed_and_invalidates_nothing(rider: 
         "put rides": 1,
         "put export": 1,
         "put explorer.json": 1,
+        "put .products-cache.zst": 1,
         "put activities.index": 1,
         "delete staging": 2,
     }
@@ -134,6 +135,7 @@ def test_a_one_ride_resync_replaces_what_changed_and_invalidates_nothing(rider: 
         "put tiles": 1,
         "put rides": 1,
         "put export": 1,
+        "put .products-cache.zst": 1,
         "put activities.index": 1,
         "delete tiles": 1,
         "delete rides": 1,

@@ -48,6 +48,7 @@ def test_sync_twice_downloads_nothing_the_second_time(
         "failed": 0,
     }
     assert sorted(p.name for p in out.iterdir()) == [
+        ".products-cache.zst",
         "activities.geojson.zst",
         "activities.index",
         "activities.pmtiles",

@@ -169,3 +169,39 @@ def test_memory_stays_flat_whatever_the_archive_size(tmp_path: Path) -> None:
     (small_peak, small_size), (big_peak, big_size) = sizes[30], sizes[120]
     assert big_size > 3.5 * small_size
     assert big_peak < 1.25 * small_peak, sizes
+
+
+def test_a_second_pass_reuses_every_unchanged_ride_and_gives_the_same_bytes(tmp_path: Path) -> None:
+    features = real_features()
+    archive = write_archive(tmp_path / "a.zst", features)
+    for name in ("cold", "warm", "renamed", "fresh", "other-settings", "damaged"):
+        (tmp_path / name).mkdir()
+    cold = from_archive(archive, tmp_path / "cold")
+    assert (cold.reused, cold.computed) == (0, 4)
+    warm = from_archive(archive, tmp_path / "warm", previous_cache=cold.cache)
+    assert (warm.reused, warm.computed) == (4, 0)
+    for attribute in ("rides", "explorer", "export"):
+        assert getattr(warm, attribute).read_bytes() == getattr(cold, attribute).read_bytes()
+
+    # one ride changed: only it is recomputed, and the result is what a pass without cache gives
+    features[2]["properties"]["name"] = "renamed"
+    features[2]["geometry"]["coordinates"] = features[2]["geometry"]["coordinates"][:200]
+    changed = write_archive(tmp_path / "b.zst", features)
+    renamed = from_archive(changed, tmp_path / "renamed", previous_cache=warm.cache)
+    fresh = from_archive(changed, tmp_path / "fresh")
+    assert (renamed.reused, renamed.computed) == (3, 1)
+    for attribute in ("rides", "explorer", "export"):
+        assert getattr(renamed, attribute).read_bytes() == getattr(fresh, attribute).read_bytes()
+    assert renamed.explorer_summary == fresh.explorer_summary != cold.explorer_summary
+
+    # a cache made with other settings, or damaged, is not trusted
+    other = from_archive(
+        changed, tmp_path / "other-settings", include_virtual=True, previous_cache=renamed.cache
+    )
+    assert other.reused == 0 and {r["id"] for r in json.loads(other.rides.read_bytes())["rides"]} == {
+        "r0", "r1", "r2", "r3",
+    }  # fmt: skip
+    damaged_cache = tmp_path / "damaged.zst"
+    damaged_cache.write_bytes(renamed.cache.read_bytes()[:40])
+    damaged = from_archive(changed, tmp_path / "damaged", previous_cache=damaged_cache)
+    assert damaged.reused == 0 and damaged.rides.read_bytes() == fresh.rides.read_bytes()
