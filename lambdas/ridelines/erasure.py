@@ -68,9 +68,18 @@ class FencedBlobStore:
         *,
         content_type: str = "application/octet-stream",
         cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_disposition: str | None = None,
     ) -> None:
         self._fenced(
-            lambda: self._inner.put_bytes(key, data, content_type=content_type, cache_control=cache_control)
+            lambda: self._inner.put_bytes(
+                key,
+                data,
+                content_type=content_type,
+                cache_control=cache_control,
+                content_encoding=content_encoding,
+                content_disposition=content_disposition,
+            )
         )
 
     def put_file(
@@ -80,9 +89,18 @@ class FencedBlobStore:
         *,
         content_type: str = "application/octet-stream",
         cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_disposition: str | None = None,
     ) -> None:
         self._fenced(
-            lambda: self._inner.put_file(key, path, content_type=content_type, cache_control=cache_control)
+            lambda: self._inner.put_file(
+                key,
+                path,
+                content_type=content_type,
+                cache_control=cache_control,
+                content_encoding=content_encoding,
+                content_disposition=content_disposition,
+            )
         )
 
     def delete(self, key: str) -> None:

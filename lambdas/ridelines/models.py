@@ -106,6 +106,15 @@ class User(BaseModel):
     sessions_valid_after: datetime | None = None
     privacy: StoredPrivacy | None = None  # zones with their secret offsets, hide_ends_m
 
+    # published artifacts by kind ("tiles", "rides", "export"); rows written before it have tiles_key only
+    published: dict[str, str] | None = None
+    explorer: dict[str, int] | None = None  # {"tiles": N, "max_square": M} of the published map
+
+    def published_key(self, kind: str) -> str | None:
+        """The published object of one kind; ``tiles`` falls back to the old single ``tiles_key``."""
+        key = (self.published or {}).get(kind)
+        return key or (self.tiles_key if kind == "tiles" else None)
+
 
 @dataclass(frozen=True)
 class ConsumedState:

@@ -18,7 +18,10 @@ from ridelines.privacy import StoredPrivacy
 
 
 class BlobStore(Protocol):
-    """Private object storage (S3 bucket / a local folder). Keys use '/' separators."""
+    """Private object storage (S3 bucket / a local folder). Keys use '/' separators.
+
+    ``content_encoding`` / ``content_disposition`` are stored as the object's HTTP metadata (what
+    CloudFront serves with it); a folder has nowhere to keep them and ignores them."""
 
     def put_bytes(
         self,
@@ -27,6 +30,8 @@ class BlobStore(Protocol):
         *,
         content_type: str = "application/octet-stream",
         cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_disposition: str | None = None,
     ) -> None: ...
 
     def put_file(
@@ -36,6 +41,8 @@ class BlobStore(Protocol):
         *,
         content_type: str = "application/octet-stream",
         cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_disposition: str | None = None,
     ) -> None: ...
 
     def get_bytes(self, key: str) -> bytes | None:
@@ -75,6 +82,19 @@ class UserRepository(Protocol):
 
     def set_tiles_key(self, athlete_id: str, tiles_key: str | None, now: datetime) -> None:
         """Record the published tiles; :class:`ridelines.errors.NotFound` when the user is gone."""
+        ...
+
+    def set_published(
+        self,
+        athlete_id: str,
+        published: Mapping[str, str],
+        now: datetime,
+        *,
+        explorer: Mapping[str, int] | None = None,
+    ) -> None:
+        """Record the published artifacts' keys (``{"tiles", "rides", "export"}``, also kept as the
+        old single ``tiles_key``) and the explorer summary in one write;
+        :class:`ridelines.errors.NotFound` when the user is gone."""
         ...
 
     def set_last_sync(self, athlete_id: str, summary: Mapping[str, Any], now: datetime) -> None: ...

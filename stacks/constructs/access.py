@@ -147,6 +147,10 @@ class UserAccess(Construct):
                     resources=[bucket_arn],
                     conditions=rider_prefixes,
                 ),
+                # GET /api/user/explorer: the layer the sync stored beside the archive, nothing else
+                _statement(
+                    "ReadExplorerLayer", ["s3:GetObject"], [f"{bucket_arn}/{ATHLETES_PREFIX}*/explorer.json"]
+                ),
                 _statement(
                     "DeleteAccountFilesAndVersions",
                     ["s3:DeleteObject", "s3:DeleteObjectVersion"],
@@ -163,6 +167,13 @@ class UserAccess(Construct):
             ],
         )
         acknowledge_key_prefixes(self.policy, bucket_arn_export, (ATHLETES_PREFIX, TILES_PREFIX))
+        acknowledge(
+            self.policy,
+            "IAM5",
+            "Reads only each athlete's explorer.json (GET /api/user/explorer); the wildcard is the "
+            "athlete id under the athletes/ prefix of the one data bucket.",
+            finding=f"Resource::{bucket_arn_export}/{ATHLETES_PREFIX}*/explorer.json",
+        )
 
 
 class SyncAccess(Construct):

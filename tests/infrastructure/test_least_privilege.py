@@ -148,7 +148,15 @@ def test_auth_touches_no_bucket_and_user_only_deletes(env: Any) -> None:
     statements = role_statements(env)
     assert not [a for s in statements["auth"] for a in _as_list(s["Action"]) if a.startswith("s3:")]
     user_s3 = {a for s in statements["user"] for a in _as_list(s["Action"]) if a.startswith("s3:")}
-    assert user_s3 == {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"}
+    assert user_s3 == {
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:GetObject",
+    }
+    for statement in actions_on(statements["user"], "s3:GetObject"):  # the explorer layer only
+        assert resource_text(statement).endswith('/explorer.json"]]}')
 
 
 def test_user_erases_every_version_under_exactly_the_rider_prefixes(env: Any) -> None:
@@ -212,7 +220,12 @@ def test_bucket_wildcards_are_prefix_scoped(env: Any) -> None:
             for resource in _as_list(statement["Resource"]):
                 text = json.dumps(resource)
                 if "*" in text:
-                    assert text.endswith('/athletes/*"]]}') or text.endswith('/tiles/*"]]}'), (key, text)
+                    assert text.endswith(
+                        ('/athletes/*"]]}', '/tiles/*"]]}', '/athletes/*/explorer.json"]]}')
+                    ), (
+                        key,
+                        text,
+                    )
             if "s3:ListBucket" in _as_list(statement["Action"]):
                 assert "DataBucketArn" in json.dumps(statement["Resource"])
                 if key == "user":  # sync lists unconditioned so that missing keys are 404, not 403

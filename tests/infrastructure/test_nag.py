@@ -58,6 +58,7 @@ def test_acknowledged_rules_are_the_reviewed_set(env: Any) -> None:
         f"IAM5[Resource::{bucket_export}/athletes/*]",
         f"IAM5[Resource::{bucket_export}/tiles/*]",
         "IAM5[Resource::<WebBucket.Arn>/*]",  # the deploy rewrites the whole site bucket
+        f"IAM5[Resource::{bucket_export}/athletes/*/explorer.json]",  # user reads the explorer layer
     }
 
 

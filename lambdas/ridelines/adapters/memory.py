@@ -31,10 +31,17 @@ class MemoryBlobStore:
         *,
         content_type: str = "application/octet-stream",
         cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_disposition: str | None = None,
     ) -> None:
+        metadata: dict[str, str | None] = {"content_type": content_type, "cache_control": cache_control}
+        if content_encoding is not None:
+            metadata["content_encoding"] = content_encoding
+        if content_disposition is not None:
+            metadata["content_disposition"] = content_disposition
         with self._lock:
             self.objects[key] = bytes(data)
-            self.metadata[key] = {"content_type": content_type, "cache_control": cache_control}
+            self.metadata[key] = metadata
 
     def put_file(
         self,
@@ -43,8 +50,17 @@ class MemoryBlobStore:
         *,
         content_type: str = "application/octet-stream",
         cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_disposition: str | None = None,
     ) -> None:
-        self.put_bytes(key, Path(path).read_bytes(), content_type=content_type, cache_control=cache_control)
+        self.put_bytes(
+            key,
+            Path(path).read_bytes(),
+            content_type=content_type,
+            cache_control=cache_control,
+            content_encoding=content_encoding,
+            content_disposition=content_disposition,
+        )
 
     def get_bytes(self, key: str) -> bytes | None:
         with self._lock:
@@ -119,6 +135,25 @@ class MemoryUserRepository:
         with self._lock:
             user = self._existing(athlete_id)
             self.users[athlete_id] = user.model_copy(update={"tiles_key": tiles_key, "updated_at": now})
+
+    def set_published(
+        self,
+        athlete_id: str,
+        published: Mapping[str, str],
+        now: datetime,
+        *,
+        explorer: Mapping[str, int] | None = None,
+    ) -> None:
+        with self._lock:
+            user = self._existing(athlete_id)
+            update: dict[str, Any] = {
+                "published": dict(published),
+                "tiles_key": published.get("tiles"),
+                "updated_at": now,
+            }
+            if explorer is not None:
+                update["explorer"] = dict(explorer)
+            self.users[athlete_id] = user.model_copy(update=update)
 
     def set_last_sync(self, athlete_id: str, summary: Mapping[str, Any], now: datetime) -> None:
         with self._lock:

@@ -29,26 +29,53 @@ class CallbackQuery(BaseModel):
     error: str | None = Field(default=None, max_length=256)
 
 
+class ExplorerSummary(BaseModel):
+    """The explorer layer in two numbers: tiles visited and the max square's side (0 before a sync)."""
+
+    tiles: int = 0
+    max_square: int = 0
+
+
 class UserProfile(BaseModel):
     athlete_id: str
     name: str
     created_at: datetime
     tiles_url: str | None
+    rides_url: str | None  # same-origin path of the rides list, beside the tiles
     last_sync: dict[str, Any] | None
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)  # without the secret offsets
+    explorer: ExplorerSummary
 
     @classmethod
     def of(cls, user: User) -> UserProfile:
-        # A same-origin path: the browser sends the rider's tiles cookies with it.
-        tiles_url = f"/{user.tiles_key.lstrip('/')}" if user.tiles_key else None
+        # Same-origin paths: the browser sends the rider's tiles cookies with them.
+        tiles_key = user.published_key("tiles")
+        tiles_url = f"/{tiles_key.lstrip('/')}" if tiles_key else None
+        rides_key = user.published_key("rides")
         return cls(
             athlete_id=user.athlete_id,
             name=user.name,
             created_at=user.created_at,
             tiles_url=tiles_url,
+            rides_url=f"/{rides_key}" if rides_key else None,
             last_sync=user.last_sync,
             privacy=user.privacy.public if user.privacy else PrivacySettings(),
+            explorer=ExplorerSummary.model_validate(user.explorer or {}),
         )
+
+
+class MaxSquareView(BaseModel):
+    x: int
+    y: int
+    size: int
+
+
+class ExplorerView(BaseModel):
+    """``GET /api/user/explorer``: the visited z14 tiles and the max square (top-left tile and side)."""
+
+    zoom: int
+    tiles: list[tuple[int, int]]
+    max_square: MaxSquareView | None
 
 
 class SyncQueued(BaseModel):

@@ -18,6 +18,7 @@ from ridelines.api.errors import NO_STORE, register_error_handlers
 from ridelines.api.models import SyncQueued, SyncStartBody, SyncView, UserProfile
 from ridelines.api.observability import count, logger
 from ridelines.api.origin import same_origin_guard
+from ridelines.api.rider_data import explorer_view, export_location
 from ridelines.api.settings import required, url, utc_now
 from ridelines.auth.cookies import cleared_session_cookie
 from ridelines.auth.intervals_oauth import IntervalsOAuthClient
@@ -165,6 +166,17 @@ def create_app(deps: UserDeps) -> APIGatewayHttpResolver:
         now = int(deps.clock().timestamp())
         refreshed = tiles.cookies(rider, expires_at=session_expiry(), now=now)
         return _json(200, profile.model_dump(mode="json"), cookies=refreshed)
+
+    @app.get("/api/user/explorer")
+    def get_explorer() -> Response:
+        rider = athlete_id()
+        account.user(rider)  # 404 for an account that is gone
+        return _json(200, explorer_view(deps.blobs, rider).model_dump(mode="json"))
+
+    @app.get("/api/user/export")
+    def get_export() -> Response:
+        location = export_location(account.user(athlete_id()))
+        return Response(status_code=302, body="", headers={"Location": location, **NO_STORE})
 
     @app.post("/api/sync")
     def post_sync() -> Response:

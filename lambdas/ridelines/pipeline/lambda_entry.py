@@ -310,9 +310,7 @@ def _job(request: SyncRequest, context: Any, deps: SyncDeps) -> SyncJob:
         client_factory=client_factory,
         blobs=blobs,
         layout=layout,
-        publisher=CdnTilesPublisher(
-            athlete_id, blobs=blobs, users=deps.users, cdn=deps.cdn, clock=deps.clock
-        ),
+        publisher=CdnTilesPublisher(athlete_id, blobs=blobs, users=deps.users, clock=deps.clock),
         states=deps.states,
         workdir=deps.workdir,
         intervals_athlete_id=athlete_id,

@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from ridelines.archive import encode_feature, iter_features, iter_lines, line_activity_id, rewrite_archive
+from ridelines.data_products import products_for_publish
 from ridelines.erasure import AccountDeleted
 from ridelines.errors import (
     FitDecodeError,
@@ -918,7 +919,11 @@ class _Leg:
             include_virtual=self.settings.include_virtual,
         )
         job.reporter.metric("sync.tiles.generated", 1, "Count")
-        result = job.publisher.publish(pmtiles)
+        # rides list, explorer layer and export: from the archive's true tracks, one pass
+        products = products_for_publish(
+            job.blobs, job.layout.archive_key, archive, workdir, include_virtual=self.settings.include_virtual
+        )
+        result = job.publisher.publish(pmtiles, products)
         version = privacy_version(privacy)
         if version != published_privacy_version(job.blobs, job.layout):
             if version == NO_PRIVACY_VERSION:

@@ -1,13 +1,13 @@
 """``ridelines sync --out DIR (--api-key KEY | --token TOKEN) [--athlete 0] [--full]``
 
 The same incremental pipeline as the sync Lambda, with files instead of S3/DynamoDB:
-``DIR/activities.index``, ``DIR/activities.geojson.zst`` and ``DIR/activities.pmtiles``
-(``DIR/.staging/`` only while work is in flight). A progress bar goes to stderr and a one-line
-JSON summary to stdout::
+``DIR/activities.index``, ``DIR/activities.geojson.zst``, ``DIR/activities.pmtiles``, the rides list
+``DIR/rides.json`` and the explorer layer ``DIR/explorer.json`` (``DIR/.staging/`` only while work is
+in flight). A progress bar goes to stderr and a one-line JSON summary to stdout::
 
     {"status": "succeeded", "counts": {"listed": .., "new": .., "changed": .., "deleted": ..,
      "unchanged": .., "downloaded": .., "skipped": .., "failed": ..}, "tiles": "DIR/activities.pmtiles",
-     "published": true}
+     "published": true, "explorer": {"tiles": N, "max_square": M}}
 
 Exit 0 on success, 2 with one line on stderr for bad input (no credentials, refused credentials,
 unreachable intervals.icu), 1 for other failures.
@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ridelines import settings
+from ridelines import explorer, settings
 from ridelines.adapters.local import FileBlobStore
 from ridelines.adapters.memory import MemorySyncStateRepository
 from ridelines.errors import InvalidInput, RidelinesError, UpstreamAuthError, UpstreamError
@@ -117,6 +117,13 @@ def _credentials(args: argparse.Namespace) -> Credentials:
     return Credentials(api_key=api_key) if api_key else Credentials(bearer_token=token)
 
 
+def _explorer_summary(path: Path) -> dict[str, int]:
+    """From the published layer, so a sync that changed nothing still reports it."""
+    if not path.exists():
+        return explorer.summary_of(explorer.EMPTY_DOCUMENT)
+    return explorer.summary_of(json.loads(path.read_bytes()))
+
+
 def run(args: argparse.Namespace) -> int:
     privacy = privacy_from_args(args)
     credentials = _credentials(args)
@@ -171,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         "counts": result.counts.model_dump(),
         "tiles": str(out / "activities.pmtiles"),
         "published": result.published,
+        "explorer": _explorer_summary(out / "explorer.json"),
     }
     print(json.dumps(summary, separators=(",", ":")))
     return 0

@@ -190,6 +190,12 @@ class Gateway:
         }
         if "ContentRange" in obj:
             headers["Content-Range"] = obj["ContentRange"]
+        for field, header in (
+            ("ContentEncoding", "Content-Encoding"),
+            ("ContentDisposition", "Content-Disposition"),
+        ):
+            if obj.get(field):  # the export: gzip on the wire, saved as a file (as CloudFront passes them)
+                headers[header] = obj[field]
         response = Response(body, status=status, headers=headers)
         response.headers["Content-Length"] = headers["Content-Length"]  # HEAD: the object's size, no body
         return response

@@ -48,9 +48,12 @@ def test_sync_twice_downloads_nothing_the_second_time(
         "failed": 0,
     }
     assert sorted(p.name for p in out.iterdir()) == [
+        ".products-cache.zst",
         "activities.geojson.zst",
         "activities.index",
         "activities.pmtiles",
+        "explorer.json",
+        "rides.json",
     ]
     assert set(pmtiles_features((out / "activities.pmtiles").read_bytes())) == RIDE_IDS
     assert set(decode_index((out / "activities.index").read_bytes()).ids()) == RIDE_IDS

@@ -57,8 +57,10 @@ def test_profile_before_first_sync(user_app: Any, riders: Any, clock: Any) -> No
         "name": "Rider A",
         "created_at": clock().isoformat().replace("+00:00", "Z"),
         "tiles_url": None,
+        "rides_url": None,
         "last_sync": None,
         "privacy": {"zones": [], "hide_ends_m": 0},
+        "explorer": {"tiles": 0, "max_square": 0},
     }
 
 

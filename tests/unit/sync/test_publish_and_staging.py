@@ -1,4 +1,4 @@
-"""Publishing tiles (content-hashed keys, old object deleted + invalidated) and staging batches."""
+"""Publishing tiles (content-hashed keys, old object deleted, nothing invalidated) and staging batches."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ridelines.adapters.local import FileBlobStore
-from ridelines.adapters.memory import MemoryBlobStore, MemoryUserRepository, RecordingInvalidator
+from ridelines.adapters.memory import MemoryBlobStore, MemoryUserRepository
 from ridelines.archive import iter_lines, line_activity_id
 from ridelines.errors import NotFound
 from ridelines.index import EntryStatus
@@ -18,14 +18,14 @@ from ridelines.publish import TILES_CACHE_CONTROL, CdnTilesPublisher, FileTilesP
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
 
-def publisher() -> tuple[CdnTilesPublisher, MemoryBlobStore, MemoryUserRepository, RecordingInvalidator]:
-    blobs, users, cdn = MemoryBlobStore(), MemoryUserRepository(), RecordingInvalidator()
+def publisher() -> tuple[CdnTilesPublisher, MemoryBlobStore, MemoryUserRepository]:
+    blobs, users = MemoryBlobStore(), MemoryUserRepository()
     users.upsert_login("7", "Rider", b"ct", NOW)
-    return CdnTilesPublisher("7", blobs=blobs, users=users, cdn=cdn, clock=lambda: NOW), blobs, users, cdn
+    return CdnTilesPublisher("7", blobs=blobs, users=users, clock=lambda: NOW), blobs, users
 
 
 def test_publish_uses_a_content_hashed_immutable_key(tmp_path: Path) -> None:
-    pub, blobs, users, cdn = publisher()
+    pub, blobs, users = publisher()
     tiles = tmp_path / "t.pmtiles"
     tiles.write_bytes(b"version one")
     first = pub.publish(tiles)
@@ -35,21 +35,18 @@ def test_publish_uses_a_content_hashed_immutable_key(tmp_path: Path) -> None:
         "cache_control": TILES_CACHE_CONTROL,
     }
     assert users.get("7").tiles_key == first.key  # type: ignore[union-attr]
-    assert cdn.paths == []  # nothing to invalidate the first time
 
-    assert not pub.publish(tiles).changed  # same bytes: nothing uploaded, nothing invalidated
-    assert cdn.paths == []
+    assert not pub.publish(tiles).changed  # same bytes: nothing uploaded
 
     tiles.write_bytes(b"version two")
     second = pub.publish(tiles)
     assert second.changed and second.key != first.key and second.previous_key == first.key
     assert not blobs.exists(first.key) and blobs.exists(second.key)
-    assert cdn.paths == [f"/{first.key}"]
     assert users.get("7").tiles_key == second.key  # type: ignore[union-attr]
 
 
 def test_publish_for_an_account_deleted_mid_sync_leaves_nothing_behind(tmp_path: Path) -> None:
-    pub, blobs, users, cdn = publisher()
+    pub, blobs, users = publisher()
     tiles = tmp_path / "t.pmtiles"
     tiles.write_bytes(b"tiles of a rider who just deleted the account")
     users.delete("7")
@@ -57,7 +54,6 @@ def test_publish_for_an_account_deleted_mid_sync_leaves_nothing_behind(tmp_path:
         pub.publish(tiles)
     assert list(blobs.list_keys("tiles/")) == []  # the upload is removed again
     assert users.get("7") is None  # and the account is not resurrected
-    assert cdn.paths == []
 
 
 def test_file_publisher_replaces_only_when_bytes_differ(tmp_path: Path) -> None:

@@ -24,10 +24,19 @@ class S3BlobStore:
         self._s3 = client or boto3.client("s3")
 
     @staticmethod
-    def _extra(content_type: str, cache_control: str | None) -> dict[str, str]:
+    def _extra(
+        content_type: str,
+        cache_control: str | None,
+        content_encoding: str | None = None,
+        content_disposition: str | None = None,
+    ) -> dict[str, str]:
         extra = {"ContentType": content_type}
         if cache_control:
             extra["CacheControl"] = cache_control
+        if content_encoding:
+            extra["ContentEncoding"] = content_encoding
+        if content_disposition:
+            extra["ContentDisposition"] = content_disposition
         return extra
 
     def put_bytes(
@@ -37,9 +46,14 @@ class S3BlobStore:
         *,
         content_type: str = "application/octet-stream",
         cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_disposition: str | None = None,
     ) -> None:
         self._s3.put_object(
-            Bucket=self.bucket, Key=key, Body=data, **self._extra(content_type, cache_control)
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            **self._extra(content_type, cache_control, content_encoding, content_disposition),
         )
 
     def put_file(
@@ -49,9 +63,12 @@ class S3BlobStore:
         *,
         content_type: str = "application/octet-stream",
         cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_disposition: str | None = None,
     ) -> None:
         # upload_file streams (multipart for big files), so archives never sit in memory
-        self._s3.upload_file(str(path), self.bucket, key, ExtraArgs=self._extra(content_type, cache_control))
+        extra = self._extra(content_type, cache_control, content_encoding, content_disposition)
+        self._s3.upload_file(str(path), self.bucket, key, ExtraArgs=extra)
 
     def get_bytes(self, key: str) -> bytes | None:
         try:

@@ -61,6 +61,29 @@ class DynamoUserRepository:
                 {":key": {"S": tiles_key}, ":now": {"S": _iso(now)}},
             )
 
+    def set_published(
+        self,
+        athlete_id: str,
+        published: Mapping[str, str],
+        now: datetime,
+        *,
+        explorer: Mapping[str, int] | None = None,
+    ) -> None:
+        # one write: the viewer never sees new tiles with an old rides list or explorer count;
+        # tiles_key is kept in step for code that reads only the old single key
+        expression = "SET published = :published, updated_at = :now"
+        values: dict[str, Any] = {
+            ":published": {"M": {kind: {"S": key} for kind, key in published.items()}},
+            ":now": {"S": _iso(now)},
+        }
+        if published.get("tiles"):
+            expression += ", tiles_key = :tiles"
+            values[":tiles"] = {"S": published["tiles"]}
+        if explorer is not None:
+            expression += ", explorer = :explorer"
+            values[":explorer"] = {"M": {name: {"N": str(int(v))} for name, v in explorer.items()}}
+        self._update_existing(athlete_id, expression, values)
+
     def set_last_sync(self, athlete_id: str, summary: Mapping[str, Any], now: datetime) -> None:
         # Stored as JSON text: a free-form summary with floats has no clean DynamoDB number mapping.
         self._update_existing(
@@ -139,4 +162,10 @@ def _to_user(item: Mapping[str, Any]) -> User:
         last_sync=json.loads(last_sync) if last_sync else None,
         sessions_valid_after=from_epoch_ms(int(valid_after)) if valid_after else None,
         privacy=StoredPrivacy.model_validate_json(privacy) if privacy else None,
+        published={kind: value["S"] for kind, value in item["published"]["M"].items()}
+        if "published" in item
+        else None,
+        explorer={name: int(value["N"]) for name, value in item["explorer"]["M"].items()}
+        if "explorer" in item
+        else None,
     )

@@ -41,6 +41,8 @@ class FileBlobStore:
         *,
         content_type: str = "application/octet-stream",
         cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_disposition: str | None = None,
     ) -> None:
         self._write(key, lambda handle: handle.write(data))
 
@@ -51,6 +53,8 @@ class FileBlobStore:
         *,
         content_type: str = "application/octet-stream",
         cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_disposition: str | None = None,
     ) -> None:
         def copy(handle: BinaryIO) -> None:
             with open(path, "rb") as source:
