@@ -137,7 +137,6 @@ class ApiStack(Stack):
             syncs=tables.syncs,
             bucket_arn_export=storage.data_bucket_arn_export,
             token_key=data.token_key.key,
-            distribution_arn=site.distribution_arn,
             sync_function_name=sync_function_name,
         )
 

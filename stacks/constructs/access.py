@@ -189,7 +189,6 @@ class SyncAccess(Construct):
         syncs: dynamodb.ITable,
         bucket_arn_export: str,
         token_key: kms.IKey,
-        distribution_arn: str,
         sync_function_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -223,7 +222,16 @@ class SyncAccess(Construct):
                     ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                     [tiles],
                 ),
-                _statement("InvalidateReplacedTiles", ["cloudfront:CreateInvalidation"], [distribution_arn]),
+                # A sync that finds the account deleted under it erases every version it and the
+                # account wrote (ridelines.erasure: the deletion fence). Publishing invalidates nothing
+                # (content-hashed keys, ridelines.publish), so no CloudFront grant.
+                iam.PolicyStatement(
+                    sid="ListVersionsToErase",
+                    actions=["s3:ListBucketVersions"],
+                    resources=[bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{ATHLETES_PREFIX}*", f"{TILES_PREFIX}*"]}},
+                ),
+                _statement("EraseVersionsOfDeletedAccount", ["s3:DeleteObjectVersion"], [athletes, tiles]),
                 iam.PolicyStatement(
                     sid="DecryptToken",
                     actions=["kms:Decrypt"],

@@ -129,9 +129,10 @@ def test_only_sync_writes_tiles(env: Any) -> None:
     assert who_may(env, "s3:PutObject") == {"sync", "site_content"}  # site_content: the web bucket only
 
 
-def test_only_sync_and_user_invalidate_this_distribution(env: Any) -> None:
-    assert who_may(env, "cloudfront:CreateInvalidation") == {"sync", "user"}
-    for key in ("sync", "user"):
+def test_only_user_invalidates_this_distribution(env: Any) -> None:
+    # Publishing needs no invalidation (content-hashed keys); erasure invalidates the rider's prefix.
+    assert who_may(env, "cloudfront:CreateInvalidation") == {"user"}
+    for key in ("user",):
         for statement in actions_on(role_statements(env)[key], "cloudfront:CreateInvalidation"):
             text = resource_text(statement)
             assert ":distribution/" in text and "SiteDistribution" in text
@@ -159,11 +160,12 @@ def test_auth_touches_no_bucket_and_user_only_deletes(env: Any) -> None:
         assert resource_text(statement).endswith('/explorer.json"]]}')
 
 
-def test_user_erases_every_version_under_exactly_the_rider_prefixes(env: Any) -> None:
-    """Issue 10.4: account deletion lists versions (prefix-conditioned) and deletes them, nothing else."""
-    statements = role_statements(env)["user"]
+@pytest.mark.parametrize("key", ["user", "sync"])
+def test_erasers_remove_every_version_under_exactly_the_rider_prefixes(env: Any, key: str) -> None:
+    """Issue 10.4: account deletion (user) and the deletion fence of a sync still running (sync) list
+    versions (prefix-conditioned) and delete them, nothing else."""
+    statements = role_statements(env)[key]
     (listing,) = actions_on(statements, "s3:ListBucketVersions")
-    assert "s3:ListBucket" in _as_list(listing["Action"])
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["athletes/*", "tiles/*"]}}
     assert "DataBucketArn" in resource_text(listing) and "*" not in resource_text(listing)
     (deleting,) = actions_on(statements, "s3:DeleteObjectVersion")
@@ -171,8 +173,8 @@ def test_user_erases_every_version_under_exactly_the_rider_prefixes(env: Any) ->
     assert len(resources) == 2
     assert any(r.endswith('/athletes/*"]]}') for r in resources)
     assert any(r.endswith('/tiles/*"]]}') for r in resources)
-    assert who_may(env, "s3:DeleteObjectVersion") == {"user"}
-    assert who_may(env, "s3:ListBucketVersions") == {"user"}
+    assert who_may(env, "s3:DeleteObjectVersion") == {"user", "sync"}
+    assert who_may(env, "s3:ListBucketVersions") == {"user", "sync"}
 
 
 def test_table_access_per_function(env: Any) -> None:
