@@ -108,7 +108,7 @@
     $("panel").hidden = true;
     $("empty").hidden = true;
     $("signed-out").hidden = false;
-    showMessage(reason || "");
+    showMessage(reason || state.loginNotice || "");
     if (map) map.resize();
   }
 
@@ -1102,8 +1102,13 @@
       if (event.key === "Escape" && state.addingZone) setAddingZone(false);
     });
     const params = new URLSearchParams(window.location.search);
-    if (params.get("login") === "denied") {
-      showMessage("intervals.icu access was not granted.");
+    const login = params.get("login");
+    if (login === "denied" || login === "failed") {
+      // Kept for the signed-out screen, which the 401 of the first /api/user call shows next.
+      state.loginNotice = login === "denied"
+        ? "intervals.icu access was not granted."
+        : "Signing in with intervals.icu failed: try again.";
+      showMessage(state.loginNotice);
       params.delete("login");
       const query = params.toString();
       history.replaceState(null, "", `${window.location.pathname}${query ? `?${query}` : ""}${window.location.hash}`);

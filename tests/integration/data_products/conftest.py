@@ -26,6 +26,8 @@ from ridelines.intervals import Credentials, IntervalsClient, RetryPolicy, Token
 from ridelines.pipeline.lambda_entry import SyncDeps, handle_sync_event
 from ridelines.pipeline.sync import SyncSettings
 from ridelines_local.standin.intervals import IntervalsStandin
+from tests.support.sessions import session_claims
+from tests.support.signers import LocalEcdsaSigner
 
 FIT_DIR = Path(__file__).resolve().parents[2] / "data" / "fit"
 # real rides (tests/data/fit/PROVENANCE.md): three outdoor rides and one Zwift ride
@@ -95,7 +97,7 @@ class Rider:
         )
 
     def api(self, method: str, path: str) -> tuple[int, dict[str, str], Any]:
-        claims = {"sub": ATHLETE, "iss": "https://site.example/auth", "aud": "ridelines"}
+        claims = session_claims(ATHLETE, iss="https://site.example/auth")
         response = self.app.resolve(http_api_event(method, path, claims=claims), None)
         body = json.loads(response["body"]) if response.get("body") else None
         return response["statusCode"], response.get("headers") or {}, body
@@ -179,8 +181,9 @@ def rider(aws: None, standin: IntervalsStandin, tmp_path: Path) -> Rider:
             invoker=RecordingInvoker(),
             cipher=cipher,
             intervals=IntervalsOAuthClient(standin.base_url),
-            frontend_url="https://site.example",
-            tiles_base_url="https://site.example",
+            site_url="https://site.example",
+            tiles_signer=LocalEcdsaSigner(),
+            tiles_key_pair_id="KTESTTILESKEY",
         )
     )
     return Rider(standin, deps, blobs, users, states, cdn, app)

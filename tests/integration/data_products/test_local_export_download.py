@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from pathlib import Path
 
 import boto3
 from werkzeug.test import Client
 
 from ridelines.adapters.aws.s3 import S3BlobStore
+from ridelines.auth.tiles_cookies import TilesCookieIssuer
 from ridelines_local.localstack.gateway import Gateway
+from ridelines_local.localstack.signed_cookies import SignedCookieVerifier
+from tests.support.signers import LocalEcdsaSigner
 
 from .conftest import REGION
 
@@ -31,6 +35,7 @@ def test_the_export_is_served_with_its_encoding_and_disposition(aws: None, tmp_p
         content_encoding="gzip",
         content_disposition='attachment; filename="ridelines-i1.geojson"',
     )
+    signer = LocalEcdsaSigner()
     web = tmp_path / "web"
     web.mkdir()
     gateway = Gateway(
@@ -39,10 +44,15 @@ def test_the_export_is_served_with_its_encoding_and_disposition(aws: None, tmp_p
         tiles_bucket="data",
         web_dir=web,
         vendor={},
-        frontend_origin=ORIGIN,
-        cors={"AllowOrigins": [ORIGIN], "MaxAge": 60},
+        site_url=ORIGIN,
+        tiles_access=SignedCookieVerifier({"KTEST": signer.public_key_der()}),
     )
-    response = Client(gateway).get("/tiles/i1/export-abc.geojson")
+    now = int(time.time())
+    issued = TilesCookieIssuer(signer, ORIGIN, "KTEST").cookies("i1", expires_at=now + 600, now=now)
+    cookie_header = "; ".join(f"{c.name}={c.value}" for c in issued)
+    client = Client(gateway, use_cookies=False)  # the Cookie header as given
+    assert client.get("/tiles/i1/export-abc.geojson").status_code == 403  # the rider's cookies only
+    response = client.get("/tiles/i1/export-abc.geojson", headers={"Cookie": cookie_header})
     assert response.status_code == 200
     assert response.headers["Content-Encoding"] == "gzip"
     assert response.headers["Content-Disposition"] == 'attachment; filename="ridelines-i1.geojson"'

@@ -25,6 +25,8 @@ from tests.integration.sync.conftest import (  # noqa: F401 - fixtures re-used h
     standin,
     world,
 )
+from tests.support.sessions import session_claims
+from tests.support.signers import LocalEcdsaSigner
 
 
 def tile_points(data: bytes, min_zoom: int) -> Iterator[tuple[int, str, float, float]]:
@@ -73,15 +75,16 @@ class Api:
             invoker=sync_world.invoker,
             cipher=sync_world.deps.cipher,
             intervals=IntervalsOAuthClient(sync_world.standin.base_url),
-            frontend_url="https://app.example",
-            tiles_base_url="https://app.example",
+            site_url="https://app.example",
+            tiles_signer=LocalEcdsaSigner(),
+            tiles_key_pair_id="KTESTTILESKEY",
         )
         self.app = create_app(self.deps)
 
     def call(self, method: str, path: str, body: str | None = None) -> tuple[int, Any]:
         import json
 
-        event = http_api_event(method, path, body=body, claims={"sub": ATHLETE, "aud": "ridelines"})
+        event = http_api_event(method, path, body=body, claims=session_claims(ATHLETE, self.deps.clock()))
         response = self.app.resolve(event, None)
         return response["statusCode"], json.loads(response["body"]) if response["body"] else None
 

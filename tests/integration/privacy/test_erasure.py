@@ -51,6 +51,13 @@ class DeleteAt:
     def set_tiles_key(self, athlete_id: str, tiles_key: str | None, now: Any) -> None:
         self._write("publish", tiles_key or "", lambda: self.inner.set_tiles_key(athlete_id, tiles_key, now))
 
+    def set_published(self, athlete_id: str, published: Any, now: Any, **kwargs: Any) -> None:
+        self._write(
+            "publish",
+            published.get("tiles", ""),
+            lambda: self.inner.set_published(athlete_id, published, now, **kwargs),
+        )
+
 
 WRITE_POINTS: dict[str, Callable[[str, str], bool]] = {
     "staging batch": lambda op, key: op == "put" and "/staging/" in key,

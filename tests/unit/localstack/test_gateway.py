@@ -8,8 +8,6 @@ from typing import Any
 
 import boto3
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from moto import mock_aws
 from werkzeug.test import Client
 
@@ -19,6 +17,7 @@ from ridelines_local.localstack.authorizer import Rejected
 from ridelines_local.localstack.events import Route
 from ridelines_local.localstack.gateway import ApiRoute, Gateway
 from ridelines_local.localstack.signed_cookies import SignedCookieVerifier
+from tests.support.signers import LocalEcdsaSigner
 
 ORIGIN = "http://127.0.0.1:8000"
 ARCHIVE = bytes(range(256)) * 40  # 10240 bytes
@@ -26,22 +25,7 @@ KEY_PAIR_ID = "KLOCAL"
 NOW = 1_800_000_000
 
 
-class P256Signer:
-    def __init__(self) -> None:
-        self.private = ec.generate_private_key(ec.SECP256R1())
-
-    key_id = "tiles"
-
-    def sign(self, message: bytes) -> bytes:
-        return self.private.sign(message, ec.ECDSA(hashes.SHA256()))
-
-    def public_key_der(self) -> bytes:
-        return self.private.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-
-SIGNER = P256Signer()
+SIGNER = LocalEcdsaSigner()
 
 
 class FakeAuthorizer:
@@ -135,7 +119,7 @@ def _tampered_policy() -> dict[str, str]:
 
 
 def _other_key() -> dict[str, str]:
-    return tiles_cookies(signer=P256Signer())
+    return tiles_cookies(signer=LocalEcdsaSigner())
 
 
 def _sha1_claimed() -> dict[str, str]:

@@ -20,6 +20,8 @@ from ridelines.api.events import http_api_event
 from ridelines.api.user_app import UserDeps, create_app
 from ridelines.auth.intervals_oauth import IntervalsOAuthClient
 from ridelines.privacy import InvalidPrivacy, PrivacySettings, parse_privacy
+from tests.support.sessions import session_claims
+from tests.support.signers import LocalEcdsaSigner
 
 RIDER = "i1001"
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -46,15 +48,16 @@ def deps() -> UserDeps:
         invoker=RecordingInvoker(),
         cipher=PlainCipher(),
         intervals=IntervalsOAuthClient("https://intervals.invalid"),
-        frontend_url="https://app.example",
-        tiles_base_url="https://app.example",
+        site_url="https://app.example",
+        tiles_signer=LocalEcdsaSigner(),
+        tiles_key_pair_id="KTESTTILESKEY",
         clock=lambda: NOW,
     )
 
 
 def call(deps: UserDeps, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     raw = body if isinstance(body, str) or body is None else json.dumps(body)
-    event = http_api_event(method, path, body=raw, claims={"sub": RIDER, "aud": "ridelines"})
+    event = http_api_event(method, path, body=raw, claims=session_claims(RIDER, deps.clock()))
     response = create_app(deps).resolve(event, None)
     return response["statusCode"], json.loads(response["body"]) if response["body"] else None
 
