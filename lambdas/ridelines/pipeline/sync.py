@@ -41,7 +41,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ridelines.archive import iter_features, rewrite_archive
+from ridelines.archive import rewrite_archive
 from ridelines.errors import (
     FitDecodeError,
     NotFound,
@@ -60,7 +60,7 @@ from ridelines.pipeline.reporting import LoggingReporter, SyncReporter
 from ridelines.pipeline.staging import BatchWriter, StagedResult, read_staged, staged_lines, staging_keys
 from ridelines.ports import BlobStore, SyncInvoker, SyncStateRepository
 from ridelines.publish import TilesPublisher
-from ridelines.tiling import build_pmtiles
+from ridelines.tile_parts import build_tiles_in_parts, parts_prefix
 
 log = logging.getLogger(__name__)
 
@@ -636,8 +636,7 @@ class _Leg:
             old_archive.unlink(missing_ok=True)
 
             pmtiles = workdir / "activities.pmtiles"
-            build_pmtiles(iter_features(new_archive), pmtiles, include_virtual=self.settings.include_virtual)
-            job.reporter.metric("sync.tiles.generated", 1, "Count")
+            self._build_tiles(new_archive, pmtiles, workdir)
             result = job.publisher.publish(pmtiles)
             job.reporter.metric(
                 "sync.s3.upload.duration", (archive_upload + result.upload_seconds) * 1000, "Milliseconds"
@@ -657,6 +656,20 @@ class _Leg:
             workdir.rmdir()
         self._delete_keys(keys_before)
         return self._succeed(published=result.changed, tiles_key=result.key)
+
+    def _build_tiles(self, archive: Path, pmtiles: Path, workdir: Path) -> None:
+        """The map from the archive, by parts: only the parts whose content changed are re-tiled
+        (:mod:`ridelines.tile_parts`), then merged into the one published file."""
+        built = build_tiles_in_parts(
+            archive,
+            pmtiles,
+            blobs=self.job.blobs,
+            prefix=parts_prefix(self.job.layout.archive_key),
+            workdir=workdir,
+            include_virtual=self.settings.include_virtual,
+        )
+        self.job.reporter.metric("sync.tiles.generated", 1, "Count")
+        self.job.reporter.metric("sync.tiles.parts_tiled", built.tippecanoe_runs, "Count")
 
     def _delete_keys(self, keys: list[str]) -> None:
         for key in keys:
