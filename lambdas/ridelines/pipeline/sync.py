@@ -52,6 +52,7 @@ from ridelines.errors import (
 )
 from ridelines.features import ActivityMeta, fit_to_feature
 from ridelines.index import ActivityIndex, EntryStatus, IndexCorrupt, IndexEntry, decode_index, encode_index
+from ridelines.intervals.batch import BatchPrefetcher, start_batch_prefetch
 from ridelines.intervals.client import FileOutcome, IntervalsClient
 from ridelines.intervals.models import IntervalsActivity
 from ridelines.models import SyncCounts, SyncPhase, SyncRecord, SyncRequest, SyncStatus
@@ -234,6 +235,7 @@ class _Leg:
         self.listing_skips = 0
         self.leg_downloaded = 0
         self.leg_processed = 0
+        self._prefetch: BatchPrefetcher | None = None  # batch downloads ahead of the converters
         self.last_save = 0.0
         self.started = time.perf_counter()
 
@@ -414,6 +416,7 @@ class _Leg:
         exhausted = not to_fetch
         submitted = 0
         pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="sync-download")
+        self._prefetch = start_batch_prefetch(client, self.job.intervals_athlete_id, to_fetch)
         try:
             while True:
                 while not exhausted and len(pending) < settings.workers * 2:
@@ -451,6 +454,8 @@ class _Leg:
             raise
         finally:
             pool.shutdown(wait=True)
+            if self._prefetch is not None:
+                self._prefetch.close()
         return exhausted
 
     def _batch_due(self, batch: BatchWriter) -> bool:
@@ -502,7 +507,7 @@ class _Leg:
         self, client: IntervalsClient, activity: IntervalsActivity, content_hash: bytes
     ) -> _Outcome:
         try:
-            file = client.download_file(activity.id)
+            file = (self._prefetch and self._prefetch.take(activity.id)) or client.download_file(activity.id)
         except UpstreamAuthError:
             raise
         except (UpstreamError, OSError) as exc:
