@@ -57,6 +57,7 @@ from ridelines.intervals.client import FileOutcome, IntervalsClient
 from ridelines.intervals.models import IntervalsActivity
 from ridelines.models import SyncCounts, SyncPhase, SyncRecord, SyncRequest, SyncStatus
 from ridelines.pipeline.checkpoint import MAX_FAILED_IDS, Checkpoint
+from ridelines.pipeline.early_map import EarlyMaps
 from ridelines.pipeline.reporting import LoggingReporter, SyncReporter
 from ridelines.pipeline.staging import BatchWriter, StagedResult, read_staged, staged_lines, staging_keys
 from ridelines.ports import BlobStore, SyncInvoker, SyncStateRepository
@@ -236,6 +237,7 @@ class _Leg:
         self.leg_downloaded = 0
         self.leg_processed = 0
         self._prefetch: BatchPrefetcher | None = None  # batch downloads ahead of the converters
+        self._early: EarlyMaps | None = None  # first sync: publish the newest rides early
         self.last_save = 0.0
         self.started = time.perf_counter()
 
@@ -417,6 +419,15 @@ class _Leg:
         submitted = 0
         pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="sync-download")
         self._prefetch = start_batch_prefetch(client, self.job.intervals_athlete_id, to_fetch)
+        if to_fetch and self.job.publisher.current_key() is None:  # a first sync: a map in seconds
+            self._early = EarlyMaps(
+                self.job.blobs,
+                self.job.layout.staging_prefix,
+                parts_prefix(self.job.layout.archive_key),
+                self.job.publisher,
+                self.job.workdir,
+                self.settings.include_virtual,
+            )
         try:
             while True:
                 while not exhausted and len(pending) < settings.workers * 2:
@@ -478,6 +489,8 @@ class _Leg:
                 }
             )
             self._save(phase=SyncPhase.DOWNLOAD)
+            if self._early is not None:
+                self._early.after_commit()
 
     def _record(self, batch: BatchWriter, outcome: _Outcome) -> None:
         self.leg_processed += 1
