@@ -57,9 +57,12 @@ def _fitdecode_loop(data: bytes) -> int:
     points = 0
     with fitdecode.FitReader(io.BytesIO(data)) as reader:
         for frame in reader:
-            if isinstance(frame, fitdecode.FitDataMessage) and frame.name == "record":
-                if frame.get_value("position_lat", fallback=None) is not None:
-                    points += 1
+            if (
+                isinstance(frame, fitdecode.FitDataMessage)
+                and frame.name == "record"
+                and frame.get_value("position_lat", fallback=None) is not None
+            ):
+                points += 1
     return points
 
 
