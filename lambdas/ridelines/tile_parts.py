@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ridelines.archive import ArchiveWriter, iter_features, iter_lines, line_activity_id
+from ridelines.errors import RidelinesError
 from ridelines.ports import BlobStore
 from ridelines.tiling import build_pmtiles, join_pmtiles, tippecanoe_args
 
@@ -83,6 +84,10 @@ def line_properties(line: bytes) -> dict[str, Any]:
             pass
     props = json.loads(line).get("properties")
     return props if isinstance(props, dict) else {}
+
+
+class PartsIncomplete(RidelinesError):
+    """Tiling stopped for lack of time; the parts tiled so far are stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +160,14 @@ def build_tiles_in_parts(
     transform: FeatureTransform | None = None,
     transform_key: str = "",
     parallel: int = 2,
+    out_of_time: Callable[[], bool] | None = None,
 ) -> PartsBuildResult:
-    """The whole map from the archive, re-tiling only the parts whose key is not stored yet."""
+    """The whole map from the archive, re-tiling only the parts whose key is not stored yet.
+
+    ``out_of_time`` is asked before each part is tiled; when it says so, :class:`PartsIncomplete`
+    is raised. Every part tiled so far is stored, so the next attempt (a fresh Lambda leg) tiles
+    only the rest: publishing a huge first sync is checkpointed part by part.
+    """
     out_path = Path(out_path)
     scratch = Path(workdir) / "parts-work"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -170,6 +181,8 @@ def build_tiles_in_parts(
         sources = _split_stale(archive, {p.name for p in stale}, scratch)
 
         def tile(part: PartKey) -> Path:
+            if out_of_time is not None and out_of_time():
+                raise PartsIncomplete(f"out of time before tiling part {part.name}")
             local = scratch / f"{part.name}{PART_SUFFIX}"
             features: Iterable[dict[str, Any]] = iter_features(sources[part.name])
             if transform is not None:

@@ -62,7 +62,7 @@ from ridelines.pipeline.reporting import LoggingReporter, SyncReporter
 from ridelines.pipeline.staging import BatchWriter, StagedResult, read_staged, staged_lines, staging_keys
 from ridelines.ports import BlobStore, SyncInvoker, SyncStateRepository
 from ridelines.publish import TilesPublisher
-from ridelines.tile_parts import build_tiles_in_parts, parts_prefix
+from ridelines.tile_parts import PartsIncomplete, build_tiles_in_parts, parts_prefix
 
 log = logging.getLogger(__name__)
 
@@ -387,14 +387,17 @@ class _Leg:
             return self._hand_off("publish")
 
         self._phase(SyncPhase.PUBLISH)
-        return self._merge_and_publish(
-            index if index_trusted else ActivityIndex(),
-            index_found and index_trusted,
-            listed,
-            decided,
-            deleted,
-            full,
-        )
+        try:
+            return self._merge_and_publish(
+                index if index_trusted else ActivityIndex(),
+                index_found and index_trusted,
+                listed,
+                decided,
+                deleted,
+                full,
+            )
+        except PartsIncomplete:  # the parts tiled so far are stored: a fresh leg tiles the rest
+            return self._hand_off("publish")
 
     def _load_index(self) -> tuple[ActivityIndex, bool, bool]:
         raw = self.job.blobs.get_bytes(self.job.layout.index_key)
@@ -685,6 +688,7 @@ class _Leg:
             prefix=parts_prefix(self.job.layout.archive_key),
             workdir=workdir,
             include_virtual=self.settings.include_virtual,
+            out_of_time=lambda: self._time_short(self.settings.publish_reserve_seconds / 2),
         )
         self.job.reporter.metric("sync.tiles.generated", 1, "Count")
         self.job.reporter.metric("sync.tiles.parts_tiled", built.tippecanoe_runs, "Count")

@@ -186,3 +186,32 @@ def _line(feature: dict[str, Any]) -> bytes:
     from ridelines.archive import encode_feature
 
     return encode_feature(feature)
+
+
+def test_out_of_time_stops_between_parts_and_the_next_attempt_tiles_only_the_rest(
+    tmp_path: Path, history: list[dict[str, Any]]
+) -> None:
+    blobs = MemoryBlobStore()
+    archive = write_archive(tmp_path / "a.zst", history)
+    asked: list[int] = []
+
+    def out_of_time() -> bool:  # time for two parts, then the leg's deadline is near
+        asked.append(1)
+        return len(asked) > 2
+
+    with pytest.raises(tile_parts.PartsIncomplete):
+        build_tiles_in_parts(
+            archive,
+            tmp_path / "m1.pmtiles",
+            blobs=blobs,
+            prefix=PREFIX,
+            workdir=tmp_path,
+            parallel=1,
+            out_of_time=out_of_time,
+        )
+    assert len(list(blobs.list_keys(PREFIX))) == 2 and not (tmp_path / "m1.pmtiles").exists()
+    resumed = build_tiles_in_parts(
+        archive, tmp_path / "m2.pmtiles", blobs=blobs, prefix=PREFIX, workdir=tmp_path
+    )
+    assert resumed.tippecanoe_runs == 2 and len(resumed.reused) == 2
+    assert ids_by_zoom(resumed.path)[0][12] == {f["properties"]["id"] for f in history}
