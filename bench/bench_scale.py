@@ -201,7 +201,7 @@ def bench_first_sync() -> list[str]:
     from ridelines.adapters.memory import MemorySyncStateRepository
     from ridelines.intervals import Credentials, IntervalsClient, TokenBucket
     from ridelines.models import SyncRequest
-    from ridelines.pipeline.sync import SyncJob, SyncLayout, run_leg
+    from ridelines.pipeline.sync import SyncJob, SyncLayout, SyncSettings, run_leg
     from ridelines.publish import FileTilesPublisher, PublishResult
 
     class TimedPublisher(FileTilesPublisher):
@@ -233,6 +233,7 @@ def bench_first_sync() -> list[str]:
                 states=states,
                 workdir=Path(tmp),
                 intervals_athlete_id="0",
+                settings=SyncSettings(convert_processes=os.cpu_count() or 1),  # both cores convert
             )
             started = time.perf_counter()
             result = run_leg(job)

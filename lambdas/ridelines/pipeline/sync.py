@@ -50,13 +50,14 @@ from ridelines.errors import (
     UpstreamAuthError,
     UpstreamError,
 )
-from ridelines.features import ActivityMeta, fit_to_feature
+from ridelines.features import ActivityMeta
 from ridelines.index import ActivityIndex, EntryStatus, IndexCorrupt, IndexEntry, decode_index, encode_index
 from ridelines.intervals.batch import BatchPrefetcher, start_batch_prefetch
 from ridelines.intervals.client import FileOutcome, IntervalsClient
 from ridelines.intervals.models import IntervalsActivity
 from ridelines.models import SyncCounts, SyncPhase, SyncRecord, SyncRequest, SyncStatus
 from ridelines.pipeline.checkpoint import MAX_FAILED_IDS, Checkpoint
+from ridelines.pipeline.convert_pool import ConvertPool
 from ridelines.pipeline.early_map import EarlyMaps
 from ridelines.pipeline.reporting import LoggingReporter, SyncReporter
 from ridelines.pipeline.staging import BatchWriter, StagedResult, read_staged, staged_lines, staging_keys
@@ -99,6 +100,7 @@ class SyncSettings:
     publish_reserve_seconds: float = 180.0  # hand publishing to a fresh leg below this
     max_legs: int = 50
     include_virtual: bool = False
+    convert_processes: int = 0  # >1: convert in that many processes (ridelines.pipeline.convert_pool)
     progress_interval_seconds: float = 2.0
 
 
@@ -238,6 +240,7 @@ class _Leg:
         self.leg_processed = 0
         self._prefetch: BatchPrefetcher | None = None  # batch downloads ahead of the converters
         self._early: EarlyMaps | None = None  # first sync: publish the newest rides early
+        self._converter = ConvertPool(0)  # replaced for the download phase (convert_processes)
         self.last_save = 0.0
         self.started = time.perf_counter()
 
@@ -422,6 +425,7 @@ class _Leg:
         submitted = 0
         pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="sync-download")
         self._prefetch = start_batch_prefetch(client, self.job.intervals_athlete_id, to_fetch)
+        self._converter = ConvertPool(settings.convert_processes if len(to_fetch) > settings.workers else 0)
         if to_fetch and self.job.publisher.current_key() is None:  # a first sync: a map in seconds
             self._early = EarlyMaps(
                 self.job.blobs,
@@ -470,6 +474,7 @@ class _Leg:
             pool.shutdown(wait=True)
             if self._prefetch is not None:
                 self._prefetch.close()
+            self._converter.close()
         return exhausted
 
     def _batch_due(self, batch: BatchWriter) -> bool:
@@ -548,7 +553,7 @@ class _Leg:
             virtual=True if activity.is_virtual else None,
         )
         try:
-            feature = fit_to_feature(file.fit, meta, source=f"activity {activity.id}")
+            feature = self._converter.convert(file.fit, meta, f"activity {activity.id}")
         except FitDecodeError as exc:
             return _Outcome(
                 activity.id,

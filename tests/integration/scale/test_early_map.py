@@ -16,6 +16,7 @@ from pmtiles.reader import MmapSource, Reader, all_tiles
 from bench.fitgen import ride
 from ridelines.adapters.local import FileBlobStore
 from ridelines.adapters.memory import MemorySyncStateRepository
+from ridelines.archive import iter_features
 from ridelines.intervals import Credentials, IntervalsClient, TokenBucket
 from ridelines.models import SyncRequest
 from ridelines.pipeline import early_map
@@ -57,7 +58,7 @@ def standin() -> Iterator[IntervalsStandin]:
     stand.stop()
 
 
-def sync(standin: IntervalsStandin, out: Path, publisher: RecordingPublisher) -> None:
+def sync(standin: IntervalsStandin, out: Path, publisher: RecordingPublisher, processes: int = 0) -> None:
     states = MemorySyncStateRepository()
     states.acquire("i5", "s", full=False, now=datetime.now(UTC), lease_seconds=600)
     with tempfile.TemporaryDirectory() as work:
@@ -71,7 +72,7 @@ def sync(standin: IntervalsStandin, out: Path, publisher: RecordingPublisher) ->
             publisher=publisher,
             states=states,
             workdir=Path(work),
-            settings=SyncSettings(workers=2, batch_size=3),
+            settings=SyncSettings(workers=2, batch_size=3, convert_processes=processes),
         )
         assert run_leg(job).status is LegStatus.SUCCEEDED
 
@@ -96,3 +97,21 @@ def test_first_sync_publishes_the_newest_rides_first_then_everything(
     standin.add_activity("i5", activity_id="new", fit_bytes=ride(99, T0 + timedelta(days=40), 0.05))
     sync(standin, out, again)
     assert again.maps == [every | {"new"}]  # not a first sync: one publish, no early maps
+
+
+def test_conversion_in_worker_processes_gives_the_same_archive(
+    standin: IntervalsStandin, tmp_path: Path
+) -> None:
+    sync(standin, tmp_path / "threads", RecordingPublisher(tmp_path / "threads" / "activities.pmtiles"))
+    sync(
+        standin,
+        tmp_path / "procs",
+        RecordingPublisher(tmp_path / "procs" / "activities.pmtiles"),
+        processes=2,
+    )
+
+    def archive(out: Path) -> dict[str, dict]:
+        return {f["properties"]["id"]: f for f in iter_features(out / "activities.geojson.zst")}
+
+    assert archive(tmp_path / "procs") == archive(tmp_path / "threads")
+    assert len(archive(tmp_path / "procs")) == RIDES
