@@ -145,7 +145,10 @@ def run(args: argparse.Namespace) -> int:
             workdir=Path(workdir),
             intervals_athlete_id=str(args.athlete),
             reporter=reporter,
-            settings=SyncSettings(include_virtual=settings.flag(settings.INCLUDE_VIRTUAL)),
+            settings=SyncSettings(
+                include_virtual=settings.flag(settings.INCLUDE_VIRTUAL),
+                convert_processes=os.cpu_count() or 1,  # a laptop converts on every core
+            ),
         )
         handler = _stderr_logging()
         try:
