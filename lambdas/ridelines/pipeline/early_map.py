@@ -16,6 +16,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,21 +25,25 @@ from ridelines.index import EntryStatus
 from ridelines.pipeline.staging import read_staged, staged_lines
 from ridelines.ports import BlobStore
 from ridelines.publish import TilesPublisher
-from ridelines.tile_parts import build_tiles_in_parts
 
 log = logging.getLogger(__name__)
 
 GROWTH = 8
 
 
+MapBuilder = Callable[[Path, Path, Path], object]  # (archive, out.pmtiles, workdir)
+
+
 @dataclass
 class EarlyMaps:
+    """``build`` is the sync's own map builder, so early maps go through the same single point
+    into Tippecanoe (privacy applied, parts cache shared) as the final one."""
+
     blobs: BlobStore
     staging_prefix: str
-    parts_prefix: str
+    build: MapBuilder
     publisher: TilesPublisher
     workdir: Path
-    include_virtual: bool = False
     published_rides: int = 0
     publishes: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, rides)
 
@@ -60,14 +65,7 @@ class EarlyMaps:
                 for line in staged_lines(self.blobs, tracks, work):
                     writer.write_line(line)
             pmtiles = work / "early.pmtiles"
-            build_tiles_in_parts(
-                archive,
-                pmtiles,
-                blobs=self.blobs,
-                prefix=self.parts_prefix,
-                workdir=work,
-                include_virtual=self.include_virtual,
-            )
+            self.build(archive, pmtiles, work)
             self.publisher.publish(pmtiles)
         finally:
             shutil.rmtree(work, ignore_errors=True)

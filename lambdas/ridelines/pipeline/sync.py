@@ -430,10 +430,9 @@ class _Leg:
             self._early = EarlyMaps(
                 self.job.blobs,
                 self.job.layout.staging_prefix,
-                parts_prefix(self.job.layout.archive_key),
+                self._build_tiles,
                 self.job.publisher,
                 self.job.workdir,
-                self.settings.include_virtual,
             )
         try:
             while True:
@@ -685,7 +684,9 @@ class _Leg:
 
     def _build_tiles(self, archive: Path, pmtiles: Path, workdir: Path) -> None:
         """The map from the archive, by parts: only the parts whose content changed are re-tiled
-        (:mod:`ridelines.tile_parts`), then merged into the one published file."""
+        (:mod:`ridelines.tile_parts`), then merged into the one published file. The single point
+        where the sync's features go into Tippecanoe (early maps too): privacy belongs here, as
+        ``transform=`` with its settings in ``transform_key``."""
         built = build_tiles_in_parts(
             archive,
             pmtiles,
