@@ -180,9 +180,12 @@ def run() -> str:
                 f"| CloudFront invalidation paths | {mean(r['invalidations'] for r in results):.1f} "
                 f"| {max(r['invalidations'] for r in results)} |",
                 "",
-                "Invalidations come from the early map: a first sync publishes its first map, then the whole "
-                "one, and publish.py invalidates the replaced key (issue 12 point 5 is the data-products branch's). "
-                "p95 of `GET /api/user` under this load is not measured by this bench.",
+                "Requests: the listing's date windows back to 1990 plus one `download-fit-files` batch. "
+                "S3 writes: one staging batch (2), the early map's part and file (2), archive and index (2); "
+                "the final map equals the early one here (same content hash), so it is neither written again "
+                "nor invalidated. A sync whose final map differs from its early map adds one write and, with "
+                "today's publish.py, one invalidation path per replaced map (point 5 is the data-products "
+                "branch's). p95 of `GET /api/user` under this load is NOT measured by this bench.",
             ]
         )
         + "\n"
