@@ -95,7 +95,7 @@ def _rider(n: int) -> dict[str, Any]:
 def run() -> str:
     from ridelines.intervals import Credentials, IntervalsClient, TokenBucket
     from ridelines.models import SyncRequest
-    from ridelines.pipeline.sync import LegStatus, SyncJob, SyncLayout, run_leg
+    from ridelines.pipeline.sync import LegStatus, SyncJob, SyncLayout, SyncSettings, run_leg
     from ridelines.publish import CdnTilesPublisher
 
     riders = [_rider(n) for n in range(RIDERS)]
@@ -128,6 +128,7 @@ def run() -> str:
                         ),
                         states=rider["states"],
                         workdir=Path(work),
+                        settings=SyncSettings(batch_downloads=True, early_maps=True),
                     )
                     started = time.perf_counter()
                     result = run_leg(job)

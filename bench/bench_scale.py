@@ -233,7 +233,9 @@ def bench_first_sync() -> list[str]:
                 states=states,
                 workdir=Path(tmp),
                 intervals_athlete_id="0",
-                settings=SyncSettings(convert_processes=os.cpu_count() or 1),  # both cores convert
+                settings=SyncSettings(
+                    convert_processes=os.cpu_count() or 1, batch_downloads=True, early_maps=True
+                ),
             )
             started = time.perf_counter()
             result = run_leg(job)

@@ -148,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
             settings=SyncSettings(
                 include_virtual=settings.flag(settings.INCLUDE_VIRTUAL),
                 convert_processes=os.cpu_count() or 1,  # a laptop converts on every core
+                batch_downloads=True,
+                early_maps=True,
             ),
         )
         handler = _stderr_logging()

@@ -72,7 +72,9 @@ def sync(standin: IntervalsStandin, out: Path, publisher: RecordingPublisher, pr
             publisher=publisher,
             states=states,
             workdir=Path(work),
-            settings=SyncSettings(workers=2, batch_size=3, convert_processes=processes),
+            settings=SyncSettings(
+                workers=2, batch_size=3, convert_processes=processes, batch_downloads=True, early_maps=True
+            ),
         )
         assert run_leg(job).status is LegStatus.SUCCEEDED
 

@@ -73,7 +73,7 @@ def test_out_of_time_while_tiling_continues_in_a_new_leg(
                     states=states,
                     workdir=Path(work),
                     invoker=invoker,
-                    settings=SyncSettings(workers=2),
+                    settings=SyncSettings(workers=2, early_maps=True),
                 )
             )
 
