@@ -5,6 +5,7 @@ these machines are shared and noisy; absolute times are reported for context onl
 from __future__ import annotations
 
 import importlib
+import os
 import platform
 import sys
 import time
@@ -15,7 +16,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv: list[str]) -> int:
-    names = argv or sorted(p.stem for p in HERE.glob("bench_*.py"))
+    if "--quick" in argv:  # smaller sizes where a module supports it (bench_scale); said in its results
+        os.environ["BENCH_QUICK"] = "1"
+    names = [a for a in argv if a != "--quick"] or sorted(p.stem for p in HERE.glob("bench_*.py"))
     sections = []
     failed = False
     for name in names:

@@ -16,9 +16,8 @@ from pathlib import PurePath
 from typing import Any
 
 from ridelines import fit
-from ridelines.fit import FitActivity
+from ridelines.fit import FitActivity, names
 from ridelines.fit import profile as p
-from ridelines.fit.names import FILE_TYPES, SPORTS
 from ridelines.fit.virtual import VIRTUAL_TYPES, is_trainer_fit, is_virtual_fit
 from ridelines.gpxtcx import TrackFile, parse_track_file
 from ridelines.selection import ActivityWindow, select_by_time, select_fit_samples
@@ -243,7 +242,7 @@ def activity_type(activity: FitActivity) -> str | None:
         return _SUB_SPORT_TYPES[(sport, sub)]
     if sport in _SPORT_TYPES:
         return _SPORT_TYPES[sport]
-    name = SPORTS.get(sport, str(sport))
+    name = names.SPORTS.get(sport, str(sport))
     return "".join(part.capitalize() for part in name.split("_"))
 
 
@@ -271,7 +270,7 @@ def iso_utc(moment: datetime) -> str:
 
 
 def _file_type_name(value: int | None) -> str:
-    return "unknown" if value is None else FILE_TYPES.get(value, str(value))
+    return "unknown" if value is None else names.FILE_TYPES.get(value, str(value))
 
 
 def _geometry(track: Track) -> dict[str, Any]:

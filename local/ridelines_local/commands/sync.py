@@ -155,7 +155,11 @@ def run(args: argparse.Namespace) -> int:
             workdir=Path(workdir),
             intervals_athlete_id=str(args.athlete),
             reporter=reporter,
-            settings=SyncSettings(include_virtual=settings.flag(settings.INCLUDE_VIRTUAL)),
+            settings=SyncSettings(
+                include_virtual=settings.flag(settings.INCLUDE_VIRTUAL),
+                batch_downloads=True,
+                early_maps=True,
+            ),
             privacy=lambda: privacy,
         )
         handler = _stderr_logging()

@@ -10,6 +10,7 @@ in ``intervals-api.md``:
 * ``GET  /api/v1/athlete/{id}``       ``0`` means "the athlete the credentials belong to"
 * ``GET  /api/v1/athlete/{id}/activities?oldest=&newest=``  newest first, ``oldest`` required
 * ``GET  /api/v1/activity/{id}/file`` original file, gzip-compressed, no Content-Encoding
+* ``POST /api/v1/athlete/{id}/download-fit-files?ids=a,b`` zip of FIT files (see ``fit_files_zip``)
 * ``DELETE /api/v1/disconnect-app``   revokes the bearer token
 
 Authentication is ``Authorization: Bearer <token>`` or HTTP Basic ``API_KEY:<key>``. A token
@@ -23,11 +24,13 @@ from __future__ import annotations
 import base64
 import gzip
 import html
+import io
 import json
 import re
 import secrets
 import threading
 import time
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -234,6 +237,7 @@ class IntervalsStandin:
         # raw JSON entries added to the listing window that holds today (broken-entry tests)
         self.raw_entries: list[Any] = []
         self.retry_after_seconds = 1  # what a 429 asks for (a storm test sets it long)
+        self.batch_entry_names = "id"  # download-fit-files entry names: "id" or "opaque"
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -363,6 +367,23 @@ class IntervalsStandin:
         with self._lock:
             self.tokens[token] = athlete_id
         return token
+
+    def fit_files_zip(self, athlete_id: str, ids: Iterable[str]) -> bytes:
+        """The body of ``download-fit-files``. ``batch_entry_names`` says how entries are named:
+        ``"id"`` (``{id}.fit``) or ``"opaque"`` (``file-{n}.fit``: the client must match by start time)."""
+        with self._lock:
+            chosen = [self.activities.get(i) for i in dict.fromkeys(ids)]
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            for n, activity in enumerate(chosen, start=1):
+                if activity is None or activity.athlete_id != athlete_id or activity.source == "STRAVA":
+                    continue
+                data = activity.fit_bytes  # read once: the benchmarks generate it on each read
+                if data is None:
+                    continue
+                name = f"{activity.id}.fit" if self.batch_entry_names == "id" else f"file-{n}.fit"
+                archive.writestr(name, data)
+        return out.getvalue()
 
     def count(self, method: str, path_prefix: str) -> int:
         with self._lock:
@@ -544,6 +565,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._file(
                 athlete_id, match.group(1), truncate=fault == "truncate", short=fault == "short"
             )
+        match = re.fullmatch(r"/api/v1/athlete/([^/]+)/download-fit-files", path)
+        if match and method == "POST":
+            return self._fit_files(athlete_id, match.group(1), truncate=fault == "truncate")
         return self._json(404, {"status": 404, "error": "Not found"})
 
     # routes
@@ -649,6 +673,22 @@ class _Handler(BaseHTTPRequestHandler):
             body,
             "application/octet-stream",
             {"Content-Disposition": f'attachment; filename="{activity_id}.fit.gz"'},
+        )
+
+    def _fit_files(self, athlete_id: str, requested: str, *, truncate: bool) -> None:
+        """``download-fit-files``: a zip of the athlete's FIT files for ``ids`` (repeated or
+        comma-separated); unknown ids, other athletes', Strava stubs and file-less entries left out."""
+        if requested not in ("0", athlete_id):
+            return self._json(403, {"status": 403, "error": "Access denied"})
+        raw = parse_qs(urlsplit(self.path).query).get("ids", [])
+        ids = [i for value in raw for i in value.split(",") if i]
+        if not ids:
+            return self._json(422, {"status": 422, "error": "Required parameter 'ids' is not present"})
+        body = self.standin.fit_files_zip(athlete_id, ids)
+        if truncate:
+            body = body[: len(body) // 2]
+        return self._send(
+            200, body, "application/zip", {"Content-Disposition": 'attachment; filename="activities.zip"'}
         )
 
     # plumbing

@@ -1,0 +1,98 @@
+"""A first sync publishes early maps of its newest rides, then the whole history; a later sync
+publishes once. Real pipeline (one leg), stand-in over HTTP, real Tippecanoe."""
+
+from __future__ import annotations
+
+import gzip
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import mapbox_vector_tile
+import pytest
+from pmtiles.reader import MmapSource, Reader, all_tiles
+
+from bench.fitgen import ride
+from ridelines.adapters.local import FileBlobStore
+from ridelines.adapters.memory import MemorySyncStateRepository
+from ridelines.intervals import Credentials, IntervalsClient, TokenBucket
+from ridelines.models import SyncRequest
+from ridelines.pipeline import early_map
+from ridelines.pipeline.sync import LegStatus, SyncJob, SyncLayout, SyncSettings, run_leg
+from ridelines.publish import FileTilesPublisher, PublishResult
+from ridelines_local.standin.intervals import IntervalsStandin
+
+RIDES = 20
+T0 = datetime(2025, 1, 1, 7, 0, tzinfo=UTC)
+
+
+def ids_in(path: Path) -> set[str]:
+    found: set[str] = set()
+    with open(path, "rb") as f:
+        for _zxy, data in all_tiles(Reader(MmapSource(f)).get_bytes):
+            layer = mapbox_vector_tile.decode(gzip.decompress(data)).get("activities", {"features": []})
+            found.update(str(feature["properties"]["id"]) for feature in layer["features"])
+    return found
+
+
+class RecordingPublisher(FileTilesPublisher):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.maps: list[set[str]] = []
+
+    def publish(self, pmtiles: Path) -> PublishResult:
+        self.maps.append(ids_in(pmtiles))
+        return super().publish(pmtiles)
+
+
+@pytest.fixture
+def standin() -> Iterator[IntervalsStandin]:
+    stand = IntervalsStandin(rate_limit_per_second=500.0, burst=100)
+    stand.add_athlete("i5", name="Early Rider", api_key="early-key")
+    for n in range(RIDES):  # r0 is the oldest; one a day
+        stand.add_activity("i5", activity_id=f"r{n}", fit_bytes=ride(n, T0 + timedelta(days=n), 0.05))
+    stand.start()
+    yield stand
+    stand.stop()
+
+
+def sync(standin: IntervalsStandin, out: Path, publisher: RecordingPublisher) -> None:
+    states = MemorySyncStateRepository()
+    states.acquire("i5", "s", full=False, now=datetime.now(UTC), lease_seconds=600)
+    with tempfile.TemporaryDirectory() as work:
+        job = SyncJob(
+            request=SyncRequest(athlete_id="i5", sync_id="s"),
+            client_factory=lambda: IntervalsClient(
+                Credentials(api_key="early-key"), base_url=standin.base_url, rate_limiter=TokenBucket(400.0)
+            ),
+            blobs=FileBlobStore(out),
+            layout=SyncLayout.folder(),
+            publisher=publisher,
+            states=states,
+            workdir=Path(work),
+            settings=SyncSettings(workers=2, batch_size=3, batch_downloads=True, early_maps=True),
+        )
+        assert run_leg(job).status is LegStatus.SUCCEEDED
+
+
+def test_first_sync_publishes_the_newest_rides_first_then_everything(
+    standin: IntervalsStandin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(early_map, "GROWTH", 2)
+    out = tmp_path / "out"
+    publisher = RecordingPublisher(out / "activities.pmtiles")
+    sync(standin, out, publisher)
+    every = {f"r{n}" for n in range(RIDES)}
+    assert len(publisher.maps) >= 3 and publisher.maps[-1] == every
+    first = publisher.maps[0]
+    newest = {f"r{n}" for n in range(RIDES - 2 * 2, RIDES)}  # within the first workers x 2 fetched
+    assert first and first <= newest
+    sizes = [len(m) for m in publisher.maps]
+    assert sizes == sorted(sizes)  # each early map holds more of the history
+    assert all(m <= every for m in publisher.maps)
+
+    again = RecordingPublisher(out / "activities.pmtiles")
+    standin.add_activity("i5", activity_id="new", fit_bytes=ride(99, T0 + timedelta(days=40), 0.05))
+    sync(standin, out, again)
+    assert again.maps == [every | {"new"}]  # not a first sync: one publish, no early maps
