@@ -208,6 +208,7 @@
         land: { type: "geojson", data: empty, attribution: "Natural Earth (world-atlas)" },
         coast: { type: "geojson", data: empty },
         borders: { type: "geojson", data: empty },
+        places: { type: "geojson", data: empty, attribution: "Places: GeoNames (CC BY 4.0)" },
       },
       layers: [
         { id: "water", type: "background", paint: { "background-color": BASEMAP.water } },
@@ -223,8 +224,73 @@
             "line-width": ["interpolate", ["linear"], ["zoom"], 2, 0.6, 10, 1.5],
           },
         },
+        {
+          id: "places", type: "circle", source: "places",
+          paint: {
+            "circle-color": BASEMAP.border, "circle-stroke-color": BASEMAP.land, "circle-stroke-width": 1,
+            "circle-radius": ["case", ["get", "capital"], 3.5, 2.5],
+          },
+        },
       ],
     };
+  }
+
+  // Major places (every capital, every city of a million or more: web/basemap/places.json). Their
+  // names are DOM labels, not a symbol layer: text in a style needs glyph files no package ships
+  // offline. Only the biggest places that fit at the current zoom are labelled, and few at a time.
+  const PLACE_LABELS_MAX = 60;
+  const placeLabels = { places: [], markers: new Map() };
+
+  function placeMinPopulation(zoom) {
+    if (zoom < 2.5) return 8000000;
+    if (zoom < 4) return 3000000;
+    if (zoom < 5.5) return 1000000;
+    return 0;
+  }
+
+  function updatePlaceLabels() {
+    if (!map || !placeLabels.places.length) return;
+    const bounds = map.getBounds();
+    const zoom = map.getZoom();
+    const floor = placeMinPopulation(zoom);
+    const wanted = new Set();
+    for (const place of placeLabels.places) {  // biggest first
+      if (wanted.size >= PLACE_LABELS_MAX) break;
+      const big = place.population >= floor || (place.capital && zoom >= 3);
+      if (big && bounds.contains([place.lon, place.lat])) wanted.add(place.name + "|" + place.country);
+    }
+    for (const [key, marker] of placeLabels.markers) {
+      if (!wanted.has(key)) { marker.remove(); placeLabels.markers.delete(key); }
+    }
+    for (const place of placeLabels.places) {
+      const key = place.name + "|" + place.country;
+      if (!wanted.has(key) || placeLabels.markers.has(key)) continue;
+      const element = document.createElement("div");
+      element.className = place.capital ? "place-label capital" : "place-label";
+      element.textContent = place.name;
+      element.setAttribute("aria-hidden", "true");  // the map's own description covers the basemap
+      const marker = new maplibregl.Marker({ element, anchor: "left", offset: [5, 0] })
+        .setLngLat([place.lon, place.lat]).addTo(map);
+      placeLabels.markers.set(key, marker);
+    }
+  }
+
+  async function loadPlaces() {
+    const response = await fetch("/basemap/places.json");
+    if (!response.ok) throw new Error(`places: ${response.status}`);
+    placeLabels.places = (await response.json()).places || [];
+    const points = {
+      type: "FeatureCollection",
+      features: placeLabels.places.map((p) => ({
+        type: "Feature", properties: { name: p.name, capital: p.capital },
+        geometry: { type: "Point", coordinates: [p.lon, p.lat] },
+      })),
+    };
+    whenStyleReady(() => {
+      map.getSource("places").setData(points);
+      updatePlaceLabels();
+    });
+    map.on("moveend", updatePlaceLabels);
   }
 
   // Land and country borders from Natural Earth 1:50m (world-atlas), converted in the browser.
@@ -1123,6 +1189,7 @@
     createMap(style || offlineStyle());
     if (!style) {
       loadOfflineBasemap().catch(() => showNotice("The bundled basemap could not be loaded."));
+      loadPlaces().catch(() => {});  // a basemap without place names is still a basemap
       if (failed) showNotice("The configured basemap could not be loaded: showing the built-in map.");
     }
     map.on("error", (e) => {

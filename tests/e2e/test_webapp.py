@@ -192,12 +192,16 @@ def test_the_offline_basemap_draws_land_and_water(site: websim.SimSite, page: An
     assert land > total * 0.2, (land, total)
     assert water > total * 0.1, (water, total)
     attribution = page.text_content(".maplibregl-ctrl-attrib") or ""
-    assert "Natural Earth" in attribution
+    assert "Natural Earth" in attribution and "GeoNames" in attribution
+    # Major places: capitals and big cities are named (DOM labels), only a few at a time.
+    page.wait_for_selector(".place-label.capital:has-text('Paris')")
+    labels = page.locator(".place-label").all_text_contents()
+    assert {"Paris", "Rome", "Madrid"} <= set(labels) and len(labels) <= 60, labels
     assert page.get_by_role("button", name="Connect with intervals.icu").is_visible()
 
 
 def test_a_configured_basemap_style_is_used_with_its_attribution(site: websim.SimSite, page: Any) -> None:
-    site.basemap_style_url = f"{site.url}/basemap/style.json"
+    site.basemap_style_url = f"{site.url}/test-basemap/style.json"
     open_app(page, site)
     wait_for_map(page)
     page.wait_for_selector(".maplibregl-ctrl-attrib:has-text('Test Basemap')")

@@ -300,7 +300,7 @@ class SimSite:
             if file is None or root is None or not file.is_relative_to(root.resolve()) or not file.is_file():
                 return self._json(404, {"message": "Not Found"})
             return send_file(file, request.environ, conditional=False, max_age=0)
-        if path.startswith("/basemap/"):  # a same-origin "configured" style for the basemap test
+        if path.startswith("/test-basemap/"):  # a same-origin "configured" style for the basemap test
             return self._json(200, sample_style())
         file = (WEB / ("index.html" if path == "/" else path.lstrip("/"))).resolve()
         if not file.is_relative_to(WEB.resolve()) or not file.is_file():
