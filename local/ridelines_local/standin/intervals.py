@@ -529,7 +529,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(
                 int(fault), {"status": int(fault), "error": "java.lang.RuntimeException: stand-in"}
             )
-        if fault == "429" or self.standin.rate_limiter.take() > 0:
+        # The rate limit is the API's; the consent page is a page a person opens (a sync's downloads
+        # must not make a login fail).
+        limited = path != "/oauth/authorize" and self.standin.rate_limiter.take() > 0
+        if fault == "429" or limited:
             self._set_status(429)
             self.send_response(429)
             self.send_header("Retry-After", str(self.standin.retry_after_seconds))

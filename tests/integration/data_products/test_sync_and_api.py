@@ -92,6 +92,8 @@ def summarise(writes: list[tuple[str, str]]) -> Counter[str]:
         name = key.rsplit("/", 1)[-1]
         if "/staging/" in key:
             name = "staging"
+        elif "/parts/" in key:  # the per-year tiles parts merged into the published file
+            name = "parts"
         elif name.endswith(".pmtiles"):
             name = "tiles"
         elif name.startswith("rides-"):
@@ -106,9 +108,11 @@ def test_a_one_ride_resync_replaces_what_changed_and_invalidates_nothing(rider: 
     rider.sync()
     first = rider.users.get(ATHLETE)
     assert first is not None and first.published is not None
-    # the README's table: one staging batch (2 objects) for 4 rides, then 7 files; no invalidation
+    # the README's table: one staging batch (2 objects) for 4 rides, then 7 files and the four
+    # per-year tiles parts (ridelines.tile_parts); no invalidation
     assert summarise(rider.blobs.writes) == {
         "put staging": 2,
+        "put parts": 4,
         "put activities.geojson.zst": 1,
         "put tiles": 1,
         "put rides": 1,
@@ -129,8 +133,10 @@ def test_a_one_ride_resync_replaces_what_changed_and_invalidates_nothing(rider: 
         assert second.published[kind] != first.published[kind]
         assert not rider.blobs.exists(first.published[kind])
     # a rename is rewritten from the listing (no download, no staging) and visits no new tile: the
-    # explorer layer is not rewritten
+    # explorer layer is not rewritten; only the renamed ride's year part is re-tiled
     assert summarise(rider.blobs.writes) == {
+        "put parts": 1,
+        "delete parts": 1,
         "put activities.geojson.zst": 1,
         "put tiles": 1,
         "put rides": 1,

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import mapbox_vector_tile
 import pytest
@@ -41,9 +42,9 @@ class RecordingPublisher(FileTilesPublisher):
         super().__init__(path)
         self.maps: list[set[str]] = []
 
-    def publish(self, pmtiles: Path) -> PublishResult:
+    def publish(self, pmtiles: Path, products: Any = None) -> PublishResult:
         self.maps.append(ids_in(pmtiles))
-        return super().publish(pmtiles)
+        return super().publish(pmtiles, products)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ridelines import tile_parts as tile_parts_module
 from ridelines.index import ActivityIndex, EntryStatus, IndexEntry, decode_index, encode_index
 from ridelines.intervals import Credentials, IntervalsClient, TokenBucket
 from ridelines.models import SyncStatus
@@ -229,7 +230,7 @@ def test_a_kill_in_any_phase_then_retries_exhausted_is_failed_not_running(
         "list": (IntervalsClient, "listing"),
         "diff": (sync_module, "read_staged"),
         "download": (IntervalsClient, "download_file"),
-        "publish": (sync_module, "build_pmtiles"),
+        "publish": (tile_parts_module, "build_pmtiles"),  # the sync tiles by parts
     }
     owner, name = targets[phase]
 
@@ -288,7 +289,7 @@ def test_the_sync_status_is_never_running_past_the_lease(world: SyncWorld) -> No
 def test_a_leg_beats_while_it_runs(world: SyncWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     """The heartbeat renews the claim and the lease during a long step (Tippecanoe here)."""
     monkeypatch.setattr(sync_module, "HEARTBEAT_SECONDS", 0.05)
-    original = sync_module.build_pmtiles
+    original = tile_parts_module.build_pmtiles
     beats: list[float] = []
 
     def slow_tiles(*args: Any, **kwargs: Any) -> Any:
@@ -301,7 +302,7 @@ def test_a_leg_beats_while_it_runs(world: SyncWorld, monkeypatch: pytest.MonkeyP
             threading.Event().wait(0.02)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(sync_module, "build_pmtiles", slow_tiles)
+    monkeypatch.setattr(tile_parts_module, "build_pmtiles", slow_tiles)
     assert world.trigger()["status"] == "succeeded"
     assert beats  # the record moved while the main thread was busy tiling
     assert world.states.get(ATHLETE).status is SyncStatus.SUCCEEDED  # type: ignore[union-attr]
