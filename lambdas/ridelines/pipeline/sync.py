@@ -718,17 +718,7 @@ class _Leg:
             return outcome(status=EntryStatus.NO_FILE, reason=file.reason)
         if file.outcome is FileOutcome.UNAVAILABLE:
             return outcome(status=EntryStatus.UNAVAILABLE, reason=file.reason)
-        meta = ActivityMeta(
-            id=activity.id,
-            name=activity.name,
-            type=activity.type,
-            start=activity.start,
-            distance_m=activity.distance,
-            moving_s=activity.moving_time,
-            elevation_gain_m=activity.total_elevation_gain,
-            trainer=bool(activity.trainer),
-            virtual=True if activity.is_virtual else None,
-        )
+        meta = _listing_meta(activity)
         window = ActivityWindow(activity.start, activity.elapsed_time, activity.file_sport_index)
         source = f"activity {activity.id}"
         try:
@@ -1006,12 +996,9 @@ class _Leg:
         return LegResult(LegStatus.SUCCEEDED, self.counts, tiles_key=tiles_key, published=published)
 
 
-def _restyle_line(line: bytes, activity: IntervalsActivity) -> bytes:
-    """One archive line with its properties rewritten from the listing (no download)."""
-    import json
-
-    feature = json.loads(line)
-    meta = ActivityMeta(
+def _listing_meta(activity: IntervalsActivity) -> ActivityMeta:
+    """What the listing says of an activity: the truth for the feature's properties (DESIGN 3.2)."""
+    return ActivityMeta(
         id=activity.id,
         name=activity.name,
         type=activity.type,
@@ -1022,7 +1009,14 @@ def _restyle_line(line: bytes, activity: IntervalsActivity) -> bytes:
         trainer=bool(activity.trainer),
         virtual=True if activity.is_virtual else None,
     )
-    feature["properties"] = listing_properties(meta, feature.get("properties") or {})
+
+
+def _restyle_line(line: bytes, activity: IntervalsActivity) -> bytes:
+    """One archive line with its properties rewritten from the listing (no download)."""
+    import json
+
+    feature = json.loads(line)
+    feature["properties"] = listing_properties(_listing_meta(activity), feature.get("properties") or {})
     return encode_feature(feature)
 
 
