@@ -26,6 +26,7 @@ from ridelines.intervals import Credentials, IntervalsClient, RetryPolicy, Token
 from ridelines.pipeline.lambda_entry import SyncDeps, handle_sync_event
 from ridelines.pipeline.sync import SyncSettings
 from ridelines_local.standin.intervals import IntervalsStandin
+from tests.support.blobs import WriteRecorder
 from tests.support.sessions import session_claims
 from tests.support.signers import LocalEcdsaSigner
 
@@ -41,29 +42,6 @@ ATHLETE = "i1001"
 BUCKET = "ridelines-data-products-test"
 REGION = "eu-west-1"
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
-
-
-class RecordingBlobs:
-    """Forwards to the S3 store and records every write and delete (the per-sync S3 counts)."""
-
-    def __init__(self, inner: S3BlobStore) -> None:
-        self.inner = inner
-        self.writes: list[tuple[str, str]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def put_bytes(self, key: str, data: bytes, **kwargs: Any) -> None:
-        self.writes.append(("put", key))
-        self.inner.put_bytes(key, data, **kwargs)
-
-    def put_file(self, key: str, path: Path, **kwargs: Any) -> None:
-        self.writes.append(("put", key))
-        self.inner.put_file(key, path, **kwargs)
-
-    def delete(self, key: str) -> None:
-        self.writes.append(("delete", key))
-        self.inner.delete(key)
 
 
 class FakeContext:
@@ -82,7 +60,7 @@ class FakeContext:
 class Rider:
     standin: IntervalsStandin
     deps: SyncDeps
-    blobs: RecordingBlobs
+    blobs: WriteRecorder
     users: DynamoUserRepository
     states: DynamoSyncStateRepository
     cdn: RecordingInvalidator
@@ -150,7 +128,7 @@ def rider(aws: None, standin: IntervalsStandin, tmp_path: Path) -> Rider:
         ATHLETE, "Demo Rider", cipher.encrypt(standin.issue_token(ATHLETE), ATHLETE), datetime.now(UTC)
     )
     states = DynamoSyncStateRepository("syncs")
-    blobs = RecordingBlobs(S3BlobStore(BUCKET))
+    blobs = WriteRecorder(S3BlobStore(BUCKET))
     cdn = RecordingInvalidator()
     work = tmp_path / "work"
     work.mkdir()

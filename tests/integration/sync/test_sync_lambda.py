@@ -17,6 +17,7 @@ from ridelines.index import EntryStatus, decode_index
 from ridelines.models import SyncStatus
 from ridelines.pipeline.lambda_entry import handle_sync_event
 from ridelines.publish import TILES_CACHE_CONTROL
+from tests.support.blobs import WriteRecorder
 
 from .conftest import ATHLETE, BUCKET, FIT_DIR, RIDES, FakeContext, SyncWorld
 
@@ -63,29 +64,6 @@ def test_first_sync_builds_and_publishes_the_map(world: SyncWorld) -> None:
     assert record.finished_at is not None and record.counts.downloaded == 4
     assert user.last_sync and user.last_sync["status"] == "succeeded"
     assert list(world.blobs.list_keys(f"athletes/{ATHLETE}/staging/")) == []  # staging cleaned up
-
-
-class WriteRecorder:
-    """A blob store wrapper that records every write and delete (and forwards everything)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.writes: list[tuple[str, str]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def put_bytes(self, key: str, data: bytes, **kwargs: Any) -> None:
-        self.writes.append(("put", key))
-        self.inner.put_bytes(key, data, **kwargs)
-
-    def put_file(self, key: str, path: Path, **kwargs: Any) -> None:
-        self.writes.append(("put", key))
-        self.inner.put_file(key, path, **kwargs)
-
-    def delete(self, key: str) -> None:
-        self.writes.append(("delete", key))
-        self.inner.delete(key)
 
 
 def test_no_change_resync_downloads_uploads_and_invalidates_nothing(world: SyncWorld) -> None:
