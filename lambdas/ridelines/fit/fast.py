@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ridelines.errors import FitDecodeError
 from ridelines.fit import profile as p
@@ -57,7 +57,7 @@ _TIMESTAMP_ONLY = (p.FIELD_TIMESTAMP,)
 class _Layout:
     """A compiled definition message."""
 
-    __slots__ = ("global_num", "has_position", "invalid", "order", "size", "unpack")
+    __slots__ = ("global_num", "has_position", "invalid", "order", "run", "size", "unpack")
 
     def __init__(
         self,
@@ -66,6 +66,7 @@ class _Layout:
         unpack: Callable[[bytes, int], tuple[int, ...]] | None,
         order: tuple[int, ...],
         invalid: tuple[int | float | None, ...],
+        run: struct.Struct | None = None,
     ) -> None:
         self.global_num = global_num
         self.size = size
@@ -73,6 +74,8 @@ class _Layout:
         self.order = order  # for each slot, the index in the unpacked tuple or -1 when absent
         self.invalid = invalid  # for each slot, the invalid value of its declared base type
         self.has_position = global_num == p.MESG_RECORD and (order[1] >= 0 or order[2] >= 0)
+        # Positioned records: header byte + message, to unpack a run of them in one call.
+        self.run = run if self.has_position else None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -105,7 +108,8 @@ def _compile(
     order = tuple(found[s][0] if s in found else -1 for s in slots)
     invalid = tuple(p.BASE_TYPES[found[s][1]][2] if s in found else None for s in slots)
     unpack = struct.Struct("".join(fmt)).unpack_from if found else None
-    return _Layout(global_num, size, unpack, order, invalid)
+    run = struct.Struct("".join([endian, "x", *fmt[1:]])) if found else None
+    return _Layout(global_num, size, unpack, order, invalid, run)
 
 
 def _values(layout: _Layout, raw: tuple[int, ...]) -> list[int | None]:
@@ -117,6 +121,39 @@ def _values(layout: _Layout, raw: tuple[int, ...]) -> list[int | None]:
             value = raw[index]
             out.append(None if value == invalid else value)
     return out
+
+
+# A run of at least this many records of one definition goes to the builder as columns; the
+# window of header bytes looked at grows while runs fill it (a long ride is a few runs).
+_MIN_RUN = 8
+_MAX_RUN = 4096
+
+
+def _record_run(builder: ActivityBuilder, layout: _Layout, data: bytes, pos: int, count: int) -> int | None:
+    """Hand ``count`` consecutive records at ``pos`` (all of ``layout``) to the builder as
+    columns; return the last valid timestamp among them."""
+    assert layout.run is not None
+    rows = layout.run.iter_unpack(memoryview(data)[pos : pos + count * layout.run.size])
+    fields = list(zip(*rows, strict=True))
+
+    def column(slot: int) -> Sequence[int | None] | None:
+        index = layout.order[slot]
+        if index < 0:
+            return None
+        values = fields[index]
+        invalid = layout.invalid[slot]
+        return [None if v == invalid else v for v in values] if invalid in values else values
+
+    timestamps = column(0)
+    builder.record_run(
+        timestamps, column(1) or [None] * count, column(2) or [None] * count, column(3), column(4)
+    )
+    if timestamps is None:
+        return None
+    for ts in reversed(timestamps):
+        if ts is not None:
+            return ts
+    return None
 
 
 def decode_fast(data: bytes, builder: ActivityBuilder, source: str) -> None:
@@ -169,6 +206,7 @@ def _decode_one_file(data: bytes, start: int, builder: ActivityBuilder, source: 
     record = builder.record
     record_no_pos = builder.record_without_position
     mesg_record = p.MESG_RECORD
+    window = _MIN_RUN
 
     while pos < limit:
         header = data[pos]
@@ -209,6 +247,18 @@ def _decode_one_file(data: bytes, start: int, builder: ActivityBuilder, source: 
             if end > limit:
                 _overrun(source, pos, end, n)
             unpack = layout.unpack
+            if layout.run is not None:
+                # Consecutive records of this definition: same header byte every ``stride`` bytes.
+                stride = end - pos
+                heads = data[pos : pos + min(window, (limit - pos) // stride) * stride : stride]
+                count = len(heads) - len(heads.lstrip(heads[:1]))
+                if count >= _MIN_RUN:
+                    run_ts = _record_run(builder, layout, data, pos, count)
+                    if run_ts is not None:
+                        last_ts = run_ts
+                    pos += count * stride
+                    window = min(2 * window, _MAX_RUN) if count == len(heads) else _MIN_RUN
+                    continue
             if unpack is not None:
                 raw = unpack(data, pos + 1)
                 if layout.global_num == mesg_record:
