@@ -63,21 +63,22 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return EARTH_RADIUS_M * math.hypot(x, y)
 
 
-# Semicircles -> degrees rounded to COORD_DECIMALS, in integers: 180 / 2**31 = 45 / 2**29 exactly,
-# so ``semi * 45 * 10**6 / 2**29`` rounded half-even is what ``round(semi * scale, 6)`` rounds
-# (Python rounds the exact binary value, half to even) and ``N / 1e6`` is the same nearest double;
-# about 4x cheaper per point than ``round`` (tests/unit/tracks/test_segments.py proves equality).
-_MICRODEG_PER_SEMI_X_2_29 = 45 * 10**COORD_DECIMALS
-_SHIFT = 29
-_HALF_UP = (1 << (_SHIFT - 1)) - 1  # plus the floor's lowest bit: ties go to the even neighbour
+# Semicircles -> degrees rounded to COORD_DECIMALS without ``round`` (the hot loop's biggest cost).
+# ``semi * 180 / 2**31 * 10**6`` is ``semi * 703125 / 2**23``: a product of at most 51 bits times a
+# power of two, so one float multiplication gives it exactly; adding and subtracting 1.5 * 2**52
+# rounds it half-to-even, as ``round(x, 6)`` rounds the exact value of x; dividing the integer by
+# 10**6 gives the same nearest double. ``y * 0.0`` keeps the sign ``round`` gives a tiny negative
+# (-0.0). tests/unit/tracks/test_coordinate_rounding.py proves the equality, ties included.
+_MICRODEG_PER_SEMI = 45 * 10**COORD_DECIMALS / 2**29  # = 703125 / 2**23, exactly
+_ROUND_HALF_EVEN = 1.5 * 2**52
 _MICRODEG = 10.0**COORD_DECIMALS
 
 
 def semicircles_to_degrees(semi: int) -> float:
     """``round(semi * SEMICIRCLES_TO_DEGREES, COORD_DECIMALS)``, without ``round``."""
-    v = semi * _MICRODEG_PER_SEMI_X_2_29
-    n = (v + _HALF_UP + ((v >> _SHIFT) & 1)) >> _SHIFT
-    return n / _MICRODEG if n or semi >= 0 else -0.0  # round() keeps the sign of a tiny negative
+    y = semi * _MICRODEG_PER_SEMI
+    n = (y + _ROUND_HALF_EVEN) - _ROUND_HALF_EVEN
+    return n / _MICRODEG if n else y * 0.0
 
 
 def build_track(samples: Sequence[Sample]) -> Track:
@@ -91,15 +92,15 @@ def build_track(samples: Sequence[Sample]) -> Track:
     altitudes: dict[float | None, float | None] = {None: None}
     # The per-point body is inlined (it runs 100,000 times on a long ride): semicircles_to_degrees,
     # distance_m, and round(alt, ALT_DECIMALS) through the cache.
-    scale, shift, half_up, microdeg = _MICRODEG_PER_SEMI_X_2_29, _SHIFT, _HALF_UP, _MICRODEG
+    scale, magic, microdeg = _MICRODEG_PER_SEMI, _ROUND_HALF_EVEN, _MICRODEG
     cos, hypot, deg = math.cos, math.hypot, _DEG
     for ts, lat_semi, lon_semi, alt, new_segment in samples:
-        v = lon_semi * scale
-        n = (v + half_up + ((v >> shift) & 1)) >> shift
-        lon = n / microdeg if n or lon_semi >= 0 else -0.0
-        v = lat_semi * scale
-        n = (v + half_up + ((v >> shift) & 1)) >> shift
-        lat = n / microdeg if n or lat_semi >= 0 else -0.0
+        y = lon_semi * scale
+        n = (y + magic) - magic
+        lon = n / microdeg if n else y * 0.0
+        y = lat_semi * scale
+        n = (y + magic) - magic
+        lat = n / microdeg if n else y * 0.0
         if current:
             if new_segment:
                 pauses += 1
