@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import struct
+import sys
 from collections.abc import Callable, Sequence
 
 from ridelines.errors import FitDecodeError
@@ -57,7 +58,7 @@ _TIMESTAMP_ONLY = (p.FIELD_TIMESTAMP,)
 class _Layout:
     """A compiled definition message."""
 
-    __slots__ = ("global_num", "has_position", "invalid", "order", "run", "size", "unpack")
+    __slots__ = ("columns", "global_num", "has_position", "invalid", "native", "order", "size", "unpack")
 
     def __init__(
         self,
@@ -66,7 +67,8 @@ class _Layout:
         unpack: Callable[[bytes, int], tuple[int, ...]] | None,
         order: tuple[int, ...],
         invalid: tuple[int | float | None, ...],
-        run: struct.Struct | None = None,
+        columns: tuple[tuple[int, int, str] | None, ...] | None = None,
+        native: bool = True,
     ) -> None:
         self.global_num = global_num
         self.size = size
@@ -74,8 +76,10 @@ class _Layout:
         self.order = order  # for each slot, the index in the unpacked tuple or -1 when absent
         self.invalid = invalid  # for each slot, the invalid value of its declared base type
         self.has_position = global_num == p.MESG_RECORD and (order[1] >= 0 or order[2] >= 0)
-        # Positioned records: header byte + message, to unpack a run of them in one call.
-        self.run = run if self.has_position else None
+        # Positioned records: per slot (offset in the message, size, native format letter), to
+        # read a run of them column by column; ``native``: the file's byte order is the host's.
+        self.columns = columns if self.has_position else None
+        self.native = native
 
 
 @functools.lru_cache(maxsize=1024)
@@ -87,9 +91,10 @@ def _compile(
     slots = _SLOTS.get(global_num, _TIMESTAMP_ONLY)
     wanted = p.WANTED_FIELDS.get(global_num, {})
     fmt = [endian]
-    found: dict[int, tuple[int, int]] = {}  # field number -> (tuple index, base type)
+    found: dict[int, tuple[int, int, int]] = {}  # field number -> (tuple index, base type, offset)
     size = 0
     for num, fsize, base in fields:
+        offset = size
         size += fsize
         accepted = p.TIMESTAMP_BASE_TYPES if num == p.FIELD_TIMESTAMP else wanted.get(num)
         # A 0-byte field carries no value (fitdecode gives up on it; there is nothing to read).
@@ -101,15 +106,28 @@ def _compile(
         if base not in accepted or fsize != base_size:
             raise Unsupported(f"field {num} of message {global_num}: base type {base:#x}, size {fsize}")
         fmt.append(letter)
-        found[num] = (len(found), base)
+        found[num] = (len(found), base, offset)
     if dev_size:
         fmt.append(f"{dev_size}x")
     size += dev_size
     order = tuple(found[s][0] if s in found else -1 for s in slots)
     invalid = tuple(p.BASE_TYPES[found[s][1]][2] if s in found else None for s in slots)
     unpack = struct.Struct("".join(fmt)).unpack_from if found else None
-    run = struct.Struct("".join([endian, "x", *fmt[1:]])) if found else None
-    return _Layout(global_num, size, unpack, order, invalid, run)
+    columns = tuple(_column_spec(found.get(s)) for s in slots)
+    native = (endian == "<") == (sys.byteorder == "little")
+    usable = found and all(c is not None or s not in found for c, s in zip(columns, slots, strict=True))
+    return _Layout(global_num, size, unpack, order, invalid, columns if usable else None, native)
+
+
+def _column_spec(field: tuple[int, int, int] | None) -> tuple[int, int, str] | None:
+    """(offset, size, letter) of a field read as a column through a native memoryview cast."""
+    if field is None:
+        return None
+    _, base, offset = field
+    size, letter, _ = p.BASE_TYPES[base]
+    if letter not in "bBhHiIqQ" or struct.calcsize(letter) != size:
+        return None
+    return offset, size, letter
 
 
 def _values(layout: _Layout, raw: tuple[int, ...]) -> list[int | None]:
@@ -126,21 +144,30 @@ def _values(layout: _Layout, raw: tuple[int, ...]) -> list[int | None]:
 # A run of at least this many records of one definition goes to the builder as columns; the
 # window of header bytes looked at grows while runs fill it (a long ride is a few runs).
 _MIN_RUN = 8
-_MAX_RUN = 4096
+_MAX_RUN = 16384
 
 
 def _record_run(builder: ActivityBuilder, layout: _Layout, data: bytes, pos: int, count: int) -> int | None:
     """Hand ``count`` consecutive records at ``pos`` (all of ``layout``) to the builder as
-    columns; return the last valid timestamp among them."""
-    assert layout.run is not None
-    rows = layout.run.iter_unpack(memoryview(data)[pos : pos + count * layout.run.size])
-    fields = list(zip(*rows, strict=True))
+    columns; return the last valid timestamp among them.
+
+    A column is read without a Python step per record: each byte of the field is one strided
+    slice of ``data``, interleaved into a buffer in the host's byte order and cast to ints."""
+    assert layout.columns is not None
+    stride = layout.size + 1
+    first = pos + 1  # the first message's bytes, after its header byte
 
     def column(slot: int) -> Sequence[int | None] | None:
-        index = layout.order[slot]
-        if index < 0:
+        spec = layout.columns[slot]  # type: ignore[index]  # not None: asserted above
+        if spec is None:
             return None
-        values = fields[index]
+        offset, size, letter = spec
+        start = first + offset
+        stop = start + count * stride
+        packed = bytearray(count * size)
+        for byte in range(size):
+            packed[(byte if layout.native else size - 1 - byte) :: size] = data[start + byte : stop : stride]
+        values = memoryview(packed).cast(letter).tolist()  # type: ignore[arg-type]  # an integer format
         invalid = layout.invalid[slot]
         return [None if v == invalid else v for v in values] if invalid in values else values
 
@@ -247,7 +274,7 @@ def _decode_one_file(data: bytes, start: int, builder: ActivityBuilder, source: 
             if end > limit:
                 _overrun(source, pos, end, n)
             unpack = layout.unpack
-            if layout.run is not None:
+            if layout.columns is not None:
                 # Consecutive records of this definition: same header byte every ``stride`` bytes.
                 stride = end - pos
                 heads = data[pos : pos + min(window, (limit - pos) // stride) * stride : stride]
