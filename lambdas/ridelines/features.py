@@ -289,7 +289,9 @@ def _file_type_name(value: int | None) -> str:
 
 
 def _geometry(track: Track) -> dict[str, Any]:
-    with_alt = all(pt[2] is not None for seg in track.segments for pt in seg)
+    with_alt = track.every_point_has_altitude or all(
+        pt[2] is not None for seg in track.segments for pt in seg
+    )
     lines = [
         [[lon, lat, alt] if with_alt else [lon, lat] for lon, lat, alt in simplify_line(seg)]
         for seg in track.segments

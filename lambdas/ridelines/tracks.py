@@ -50,6 +50,8 @@ class Track:
     split_pause: int = 0
     split_gap: int = 0
     split_jump: int = 0
+    # True: every point is known to carry an altitude (build_track met none without); False: look.
+    every_point_has_altitude: bool = False
 
     @property
     def points(self) -> int:
@@ -89,7 +91,8 @@ def build_track(samples: Sequence[Sample]) -> Track:
     prev_ts: int | None = None
     prev_lon = prev_lat = 0.0
     # One long ride has a few thousand distinct altitudes (0.2 m steps): round each once.
-    altitudes: dict[float | None, float | None] = {None: None}
+    altitudes: dict[float | None, float | None] = {}
+    altitude_missing = False
     # The per-point body is inlined (it runs 100,000 times on a long ride): semicircles_to_degrees,
     # distance_m, and round(alt, ALT_DECIMALS) through the cache.
     scale, magic, microdeg = _MICRODEG_PER_SEMI, _ROUND_HALF_EVEN, _MICRODEG
@@ -131,16 +134,20 @@ def build_track(samples: Sequence[Sample]) -> Track:
                 current = []
         rounded = altitudes.get(alt, _UNSEEN)
         if rounded is _UNSEEN:
-            rounded = round(alt, ALT_DECIMALS)  # type: ignore[arg-type]  # None is in the cache
-            if alt:  # not 0.0: -0.0 is the same key but rounds to -0.0
-                altitudes[alt] = rounded
+            if alt is None:
+                rounded = altitudes[None] = None
+                altitude_missing = True
+            else:
+                rounded = round(alt, ALT_DECIMALS)
+                if alt:  # not 0.0: -0.0 is the same key but rounds to -0.0
+                    altitudes[alt] = rounded
         current.append((lon, lat, rounded))  # type: ignore[arg-type]
         prev_lon, prev_lat = lon, lat
         if ts is not None:
             prev_ts = ts
     if len(current) >= MIN_SEGMENT_POINTS:
         segments.append(current)
-    return Track(segments, length, pauses, gaps, jumps)
+    return Track(segments, length, pauses, gaps, jumps, every_point_has_altitude=not altitude_missing)
 
 
 _UNSEEN = object()

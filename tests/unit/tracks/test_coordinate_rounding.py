@@ -99,6 +99,10 @@ def test_the_inlined_loop_equals_the_reference(lat0: int, lon0: int, steps: list
     track = build_track(samples)
     segments, length, pauses, gaps, jumps = reference_build_track(samples)
     assert repr(track.segments) == repr(segments)
+    has_altitudes = all(pt[2] is not None for seg in segments for pt in seg)
+    assert track.every_point_has_altitude in (has_altitudes, False)  # True only when it holds
+    if all(alt is not None for *_, alt, _ in samples):
+        assert track.every_point_has_altitude
     assert (track.length_m.hex(), track.split_pause, track.split_gap, track.split_jump) == (
         length.hex(),
         pauses,
