@@ -4,6 +4,9 @@ Why: fitdecode decodes every field of every message into Python objects (~15k re
 map needs five fields of ``record`` and a few summary fields. This decoder compiles, per
 definition message, one :class:`struct.Struct` that unpacks exactly the wanted fields and skips
 the rest (developer fields included) by size, so a data message costs one ``unpack_from``.
+Consecutive positioned records of one definition (most of a ride: a new one every second) are
+found by their repeating header byte and handed to the builder as columns, read with strided
+byte slices, so a long ride costs a few C-level passes rather than a Python step per record.
 
 It handles: 12/14-byte headers (header CRC when non-zero), chained FIT files, both
 architectures, normal and compressed-timestamp record headers, developer fields (skipped by
