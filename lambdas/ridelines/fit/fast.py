@@ -289,6 +289,7 @@ def _decode_one_file(data: bytes, start: int, builder: ActivityBuilder, source: 
                     pos += count * stride
                     window = min(2 * window, _MAX_RUN) if count == len(heads) else _MIN_RUN
                     continue
+                window = _MIN_RUN  # records interleaved with other messages: look at few heads
             if unpack is not None:
                 raw = unpack(data, pos + 1)
                 if layout.global_num == mesg_record:
