@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ridelines.fit.activity import ActivityBuilder
@@ -27,6 +27,7 @@ def state(builder: ActivityBuilder) -> dict:
     return {**asdict(builder.activity), "break_next": builder._break_next}
 
 
+@settings(deadline=None)  # no wall-clock limit: the machine is shared
 @given(
     st.lists(st.lists(ROW, min_size=1, max_size=20), max_size=4),
     st.tuples(st.booleans(), st.booleans(), st.booleans()),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ridelines.fit import profile as p
@@ -21,6 +21,7 @@ SEMI = st.integers(-(2**31) + 1, 2**31 - 1)
 TIES = st.integers(-(2**8), 2**8 - 1).map(lambda k: 2**22 + k * 2**23)
 
 
+@settings(deadline=None)  # no wall-clock limit: the machine is shared
 @given(st.one_of(SEMI, TIES))
 @example(0)
 @example(-1)  # rounds to -0.0
@@ -84,6 +85,7 @@ STEP = st.tuples(
 )
 
 
+@settings(deadline=None)  # no wall-clock limit: the machine is shared
 @given(
     st.one_of(SEMI.map(lambda s: s // 2), TIES, st.integers(-60, 60)),
     st.one_of(SEMI, TIES, st.integers(-60, 60)),  # around 0: -0.0 after rounding
