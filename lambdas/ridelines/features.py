@@ -9,19 +9,22 @@ positions ``[lon, lat, alt]`` when every point has an altitude, else ``[lon, lat
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ridelines import fit
 from ridelines.fit import FitActivity, names
 from ridelines.fit import profile as p
 from ridelines.fit.virtual import VIRTUAL_TYPES, is_trainer_fit, is_virtual_fit
-from ridelines.gpxtcx import TrackFile, parse_track_file
-from ridelines.selection import ActivityWindow, select_by_time, select_fit_samples
 from ridelines.tracks import Track, build_track, simplify_line
+
+if TYPE_CHECKING:
+    from ridelines.selection import ActivityWindow
+
+# GPX/TCX parsing (xml, re), windows (logging) and hashing are imported where they are used:
+# ``ridelines convert`` of one FIT file is a short process and needs none of them.
 
 # FIT sport / sub_sport -> intervals.icu (Strava-style) activity type.
 _SUB_SPORT_TYPES = {
@@ -88,7 +91,14 @@ def decode_track(
     ``window`` narrows a multisport or cropped file to the listed activity
     (:mod:`ridelines.selection`)."""
     activity = fit.decode(data, source)
-    track = build_track(select_fit_samples(activity, window)) if activity.is_activity else Track([], 0.0)
+    if not activity.is_activity:
+        track = Track([], 0.0)
+    elif window is None:
+        track = build_track(activity.samples)
+    else:
+        from ridelines.selection import select_fit_samples
+
+        track = build_track(select_fit_samples(activity, window))
     reason = None
     if not activity.is_activity:
         kinds = sorted({_file_type_name(t) for t in activity.file_types})
@@ -116,7 +126,10 @@ def track_file_to_feature(
 ) -> dict[str, Any] | None:
     """A GPX or TCX original -> Feature (None without a track). Raises
     :class:`ridelines.gpxtcx.TrackFileError` on a file that cannot be read safely."""
-    parsed: TrackFile = parse_track_file(data, source)
+    from ridelines.gpxtcx import parse_track_file
+    from ridelines.selection import select_by_time
+
+    parsed = parse_track_file(data, source)
     samples = parsed.samples if window is None else select_by_time(parsed.samples, window)
     track = build_track(samples)
     if not track.segments:
@@ -182,6 +195,8 @@ def id_from_source(data: bytes, source: str) -> str:
             name = name.removesuffix(suffix)
         if name:
             return name
+    import hashlib
+
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
@@ -274,7 +289,9 @@ def _file_type_name(value: int | None) -> str:
 
 
 def _geometry(track: Track) -> dict[str, Any]:
-    with_alt = all(pt[2] is not None for seg in track.segments for pt in seg)
+    with_alt = track.every_point_has_altitude or all(
+        pt[2] is not None for seg in track.segments for pt in seg
+    )
     lines = [
         [[lon, lat, alt] if with_alt else [lon, lat] for lon, lat, alt in simplify_line(seg)]
         for seg in track.segments

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ridelines.fit import Sample
-from ridelines.fit import profile as p
 
 MAX_GAP_S = 300  # 5 min without a fix: whatever happened in between is not known
 MAX_SPEED_MPS = 50.0  # 180 km/h: well above any descent on a bike
@@ -51,6 +50,8 @@ class Track:
     split_pause: int = 0
     split_gap: int = 0
     split_jump: int = 0
+    # True: every point is known to carry an altitude (build_track met none without); False: look.
+    every_point_has_altitude: bool = False
 
     @property
     def points(self) -> int:
@@ -64,43 +65,92 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return EARTH_RADIUS_M * math.hypot(x, y)
 
 
+# Semicircles -> degrees rounded to COORD_DECIMALS without ``round`` (the hot loop's biggest cost).
+# ``semi * 180 / 2**31 * 10**6`` is ``semi * 703125 / 2**23``: a product of at most 51 bits times a
+# power of two, so one float multiplication gives it exactly; adding and subtracting 1.5 * 2**52
+# rounds it half-to-even, as ``round(x, 6)`` rounds the exact value of x; dividing the integer by
+# 10**6 gives the same nearest double. ``y * 0.0`` keeps the sign ``round`` gives a tiny negative
+# (-0.0). tests/unit/tracks/test_coordinate_rounding.py proves the equality, ties included.
+_MICRODEG_PER_SEMI = 45 * 10**COORD_DECIMALS / 2**29  # = 703125 / 2**23, exactly
+_ROUND_HALF_EVEN = 1.5 * 2**52
+_MICRODEG = 10.0**COORD_DECIMALS
+
+
+def semicircles_to_degrees(semi: int) -> float:
+    """``round(semi * SEMICIRCLES_TO_DEGREES, COORD_DECIMALS)``, without ``round``."""
+    y = semi * _MICRODEG_PER_SEMI
+    n = (y + _ROUND_HALF_EVEN) - _ROUND_HALF_EVEN
+    return n / _MICRODEG if n else y * 0.0
+
+
 def build_track(samples: Sequence[Sample]) -> Track:
-    scale = p.SEMICIRCLES_TO_DEGREES
     segments: list[list[Point]] = []
     current: list[Point] = []
     length = 0.0
     pauses = gaps = jumps = 0
     prev_ts: int | None = None
     prev_lon = prev_lat = 0.0
+    # One long ride has a few thousand distinct altitudes (0.2 m steps): round each once.
+    altitudes: dict[float | None, float | None] = {}
+    altitude_missing = False
+    # The per-point body is inlined (it runs 100,000 times on a long ride): semicircles_to_degrees,
+    # distance_m, and round(alt, ALT_DECIMALS) through the cache.
+    scale, magic, microdeg = _MICRODEG_PER_SEMI, _ROUND_HALF_EVEN, _MICRODEG
+    cos, hypot, deg = math.cos, math.hypot, _DEG
     for ts, lat_semi, lon_semi, alt, new_segment in samples:
-        lon = round(lon_semi * scale, COORD_DECIMALS)
-        lat = round(lat_semi * scale, COORD_DECIMALS)
-        split = False
+        y = lon_semi * scale
+        n = (y + magic) - magic
+        lon = n / microdeg if n else y * 0.0
+        y = lat_semi * scale
+        n = (y + magic) - magic
+        lat = n / microdeg if n else y * 0.0
         if current:
-            step = distance_m(prev_lon, prev_lat, lon, lat)
-            dt = None if ts is None or prev_ts is None else ts - prev_ts
             if new_segment:
-                split, pauses = True, pauses + 1
-            elif dt is not None and dt > MAX_GAP_S:
-                split, gaps = True, gaps + 1
-            elif step > MIN_JUMP_M and (dt is None or dt <= 0 or step / dt > MAX_SPEED_MPS):
-                split, jumps = True, jumps + 1
-            elif lon == prev_lon and lat == prev_lat:
-                prev_ts = ts if ts is not None else prev_ts
+                pauses += 1
+                split = True
+            elif ts is not None and prev_ts is not None and ts - prev_ts > MAX_GAP_S:
+                gaps += 1
+                split = True
+            elif lon == prev_lon and lat == prev_lat:  # a step of 0 m: never a jump
+                if ts is not None:
+                    prev_ts = ts
                 continue
-            if not split:
-                length += step
-        if split:
-            if len(current) >= MIN_SEGMENT_POINTS:
-                segments.append(current)
-            current = []
-        current.append((lon, lat, None if alt is None else round(alt, ALT_DECIMALS)))
+            else:
+                # distance_m(prev_lon, prev_lat, lon, lat), the same float operations
+                step = EARTH_RADIUS_M * hypot(
+                    (lon - prev_lon) * deg * cos((prev_lat + lat) * 0.5 * deg), (lat - prev_lat) * deg
+                )
+                if step > MIN_JUMP_M and (
+                    ts is None or prev_ts is None or ts <= prev_ts or step / (ts - prev_ts) > MAX_SPEED_MPS
+                ):
+                    jumps += 1
+                    split = True
+                else:
+                    length += step
+                    split = False
+            if split:
+                if len(current) >= MIN_SEGMENT_POINTS:
+                    segments.append(current)
+                current = []
+        rounded = altitudes.get(alt, _UNSEEN)
+        if rounded is _UNSEEN:
+            if alt is None:
+                rounded = altitudes[None] = None
+                altitude_missing = True
+            else:
+                rounded = round(alt, ALT_DECIMALS)
+                if alt:  # not 0.0: -0.0 is the same key but rounds to -0.0
+                    altitudes[alt] = rounded
+        current.append((lon, lat, rounded))  # type: ignore[arg-type]
         prev_lon, prev_lat = lon, lat
         if ts is not None:
             prev_ts = ts
     if len(current) >= MIN_SEGMENT_POINTS:
         segments.append(current)
-    return Track(segments, length, pauses, gaps, jumps)
+    return Track(segments, length, pauses, gaps, jumps, every_point_has_altitude=not altitude_missing)
+
+
+_UNSEEN = object()
 
 
 def simplify_line(coords: Sequence[T], tolerance_m: float = SIMPLIFY_TOLERANCE_M) -> list[T]:

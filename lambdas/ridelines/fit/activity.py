@@ -15,7 +15,9 @@ Both decoders (the fast struct-based one and the fitdecode reference) feed the s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 
 from ridelines.fit import profile as p
 
@@ -62,6 +64,17 @@ class FitActivity:
     def is_activity(self) -> bool:
         # An invalid (None) file type is read as an activity, like a missing file_id.
         return not self.file_types or any(t is None or t == p.FILE_TYPE_ACTIVITY for t in self.file_types)
+
+
+def _plainly_valid(lats: Sequence[int | None], lons: Sequence[int | None]) -> bool:
+    """Every position of a run passes the rule of :meth:`ActivityBuilder.record` at a glance
+    (C-level scans; a latitude of 0 sends the run to the per-record rule for (0, 0))."""
+    if None in lats or None in lons or 0 in lats:
+        return False
+    lat_values: Sequence[int] = lats  # type: ignore[assignment]  # no None: checked above
+    lon_values: Sequence[int] = lons  # type: ignore[assignment]
+    valid_lats = min(lat_values) >= -_MAX_LAT_SEMI and max(lat_values) <= _MAX_LAT_SEMI
+    return valid_lats and min(lon_values) >= -_MAX_LON_SEMI
 
 
 class ActivityBuilder:
@@ -133,6 +146,65 @@ class ActivityBuilder:
         alt = None if raw_alt is None else raw_alt / p.ALTITUDE_SCALE - p.ALTITUDE_OFFSET
         a.samples.append((timestamp, lat, lon, alt, self._break_next))
         self._break_next = False
+
+    def record_run(
+        self,
+        timestamps: Sequence[int | None] | None,
+        lats: Sequence[int | None],
+        lons: Sequence[int | None],
+        enhanced_altitudes: Sequence[int | None] | None,
+        altitudes: Sequence[int | None] | None,
+    ) -> None:
+        """Consecutive records given as columns (``None`` for a field the messages lack): the same
+        as :meth:`record` for each, in order, but a run whose positions are all plainly valid
+        becomes samples without a Python call per record (a long ride is one or a few runs)."""
+        count = len(lats)
+        if not self._in_activity or not count:
+            return
+        alts = self._run_altitudes(count, enhanced_altitudes, altitudes)
+        if (
+            alts is None
+            or type(self).record is not ActivityBuilder.record  # a subclass watching each record
+            or not _plainly_valid(lats, lons)
+        ):
+            none = repeat(None)
+            for args in zip(
+                timestamps or none, lats, lons, enhanced_altitudes or none, altitudes or none, strict=False
+            ):
+                self.record(*args)
+            return
+        a = self.activity
+        a.records += count
+        if timestamps is None:
+            timestamps = [None] * count
+        else:
+            known = [t for t in timestamps if t is not None] if None in timestamps else timestamps
+            if known:
+                if a.first_record_time is None:
+                    a.first_record_time = known[0]
+                a.last_record_time = known[-1]
+        breaks = chain((self._break_next,), repeat(False, count - 1))
+        a.samples.extend(zip(timestamps, lats, lons, alts, breaks, strict=True))  # type: ignore[arg-type]
+        self._break_next = False
+
+    @staticmethod
+    def _run_altitudes(
+        count: int, enhanced: Sequence[int | None] | None, plain: Sequence[int | None] | None
+    ) -> list[float | None] | None:
+        """The run's altitudes in metres when one column gives them all (or none has any), else
+        None (mixed gaps: the per-record rule picks enhanced or plain per record)."""
+        if enhanced is not None and None not in enhanced:
+            raw = enhanced
+        elif (enhanced is None or enhanced.count(None) == count) and plain is not None and None not in plain:
+            raw = plain
+        elif (enhanced is None or enhanced.count(None) == count) and (
+            plain is None or plain.count(None) == count
+        ):
+            return [None] * count
+        else:
+            return None
+        scale, offset = p.ALTITUDE_SCALE, p.ALTITUDE_OFFSET
+        return [r / scale - offset for r in raw]  # type: ignore[operator]  # no None, checked above
 
     def record_without_position(self, timestamp: int | None) -> None:
         if not self._in_activity:
