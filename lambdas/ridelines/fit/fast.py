@@ -277,9 +277,13 @@ def _decode_one_file(data: bytes, start: int, builder: ActivityBuilder, source: 
             if end > limit:
                 _overrun(source, pos, end, n)
             unpack = layout.unpack
-            if layout.columns is not None:
-                # Consecutive records of this definition: same header byte every ``stride`` bytes.
-                stride = end - pos
+            # Consecutive records of this definition: the same header byte every ``stride`` bytes
+            # (one byte looked at first, so records interleaved with other messages pay little).
+            if (
+                layout.columns is not None
+                and (probe := end + (_MIN_RUN - 2) * (stride := end - pos)) < limit
+                and data[probe] == header
+            ):
                 heads = data[pos : pos + min(window, (limit - pos) // stride) * stride : stride]
                 count = len(heads) - len(heads.lstrip(heads[:1]))
                 if count >= _MIN_RUN:
@@ -289,7 +293,7 @@ def _decode_one_file(data: bytes, start: int, builder: ActivityBuilder, source: 
                     pos += count * stride
                     window = min(2 * window, _MAX_RUN) if count == len(heads) else _MIN_RUN
                     continue
-                window = _MIN_RUN  # records interleaved with other messages: look at few heads
+                window = _MIN_RUN
             if unpack is not None:
                 raw = unpack(data, pos + 1)
                 if layout.global_num == mesg_record:
