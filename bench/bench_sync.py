@@ -77,15 +77,19 @@ def _ride(seed: int, start: datetime, hours: float) -> bytes:
 
 
 class _SyntheticRide(StandinActivity):
-    """A stand-in activity whose FIT file is generated from (seed, start, hours) when downloaded."""
+    """A stand-in activity whose FIT file is generated from (seed, start, hours) when downloaded,
+    or read from a pre-generated corpus on disk (``corpus``): then the stand-in, which runs in
+    the benchmark's process, does not take the system-under-test's CPU generating files."""
 
-    def __init__(self, seed: int, hours: float, **fields: Any) -> None:
-        self.seed, self.hours = seed, hours
+    def __init__(self, seed: int, hours: float, corpus: Path | None = None, **fields: Any) -> None:
+        self.seed, self.hours, self.corpus = seed, hours, corpus
         super().__init__(fit_bytes=None, **fields)
 
     @property
     def fit_bytes(self) -> bytes:
         # the stand-in reads it twice per download (is there a file? then compress it)
+        if self.corpus is not None:
+            return (self.corpus / f"{self.id}.fit").read_bytes()
         return _ride(self.seed, self.start, self.hours)
 
     @fit_bytes.setter
@@ -102,8 +106,38 @@ class _SyntheticRide(StandinActivity):
         return StandinActivity(**base, fit_bytes=b"").to_json()
 
 
-def _synthetic_standin(n: int, rate: float, burst: int, seed: int = 4) -> Any:
-    """n distinct rides of 0.5-3 h, newest first, one every ~17.5 h over ten years."""
+def _write_ride(path: str, seed: int, start: datetime, hours: float) -> None:
+    tmp = Path(path + ".tmp")
+    tmp.write_bytes(ride(seed, start, hours))
+    tmp.replace(path)  # a corpus interrupted mid-write is never read as whole
+
+
+def _corpus(n: int, seed: int, rides: list[tuple[str, int, datetime, float]]) -> Path:
+    """The rides' FIT files on disk under ``bench/.cache`` (gitignored), generated once (on every
+    core, before any timed run) and reused while ``bench/fitgen.py`` is unchanged."""
+    import hashlib
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ridelines.pipeline.convert_pool import usable_cpus
+
+    key = hashlib.sha256((ROOT / "bench" / "fitgen.py").read_bytes() + f"{n}/{seed}".encode()).hexdigest()
+    folder = ROOT / "bench" / ".cache" / f"rides-{n}-{seed}-{key[:12]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    missing = [r for r in rides if not (folder / f"{r[0]}.fit").exists()]
+    if missing:
+        print(f"   generating {len(missing)} FIT files into {folder}", file=sys.stderr, flush=True)
+        with ProcessPoolExecutor(usable_cpus()) as pool:
+            for done in [
+                pool.submit(_write_ride, str(folder / f"{i}.fit"), s, t, h) for i, s, t, h in missing
+            ]:
+                done.result()
+    return folder
+
+
+def _synthetic_standin(n: int, rate: float, burst: int, seed: int = 4, *, cached: bool = False) -> Any:
+    """n distinct rides of 0.5-3 h, newest first, one every ~17.5 h over ten years. ``cached``:
+    serve them from a pre-generated corpus on disk (:func:`_corpus`) instead of generating each
+    file when it is downloaded."""
     import random
 
     from ridelines_local.standin.intervals import IntervalsStandin
@@ -113,13 +147,18 @@ def _synthetic_standin(n: int, rate: float, burst: int, seed: int = 4) -> Any:
     rnd = random.Random(seed)
     newest = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
     step_h = 10 * 365.25 * 24 / n
+    plan = []
     for k in range(n):
         hours = rnd.uniform(0.5, 3.0)
         start = (newest - timedelta(hours=k * step_h + rnd.uniform(0, step_h / 2))).replace(microsecond=0)
+        plan.append((f"r{k}", seed * 1_000_003 + k, start, hours))
+    corpus = _corpus(n, seed, plan) if cached else None
+    for k, (_id, ride_seed, start, hours) in enumerate(plan):
         seconds = round(hours * 3600) - 1
         stand.activities[f"r{k}"] = _SyntheticRide(
-            seed=seed * 1_000_003 + k,
+            seed=ride_seed,
             hours=hours,
+            corpus=corpus,
             id=f"r{k}",
             athlete_id=ATHLETE,
             name=f"Ride {k}",

@@ -85,10 +85,13 @@ def test_first_sync_publishes_the_newest_rides_first_then_everything(
     publisher = RecordingPublisher(out / "activities.pmtiles")
     sync(standin, out, publisher)
     every = {f"r{n}" for n in range(RIDES)}
-    assert len(publisher.maps) >= 3 and publisher.maps[-1] == every
+    assert len(publisher.maps) >= 2 and publisher.maps[-1] == every
     first = publisher.maps[0]
-    newest = {f"r{n}" for n in range(RIDES - 2 * 2, RIDES)}  # within the first workers x 2 fetched
-    assert first and first <= newest
+    # the first commit's rides: among the newest (fetched newest first, at most workers x 2 in
+    # flight); how many depends on how many downloads finished together (the growth publishes are
+    # tested in tests/unit/pipeline/test_early_maps.py)
+    newest = {f"r{n}" for n in range(RIDES - len(first) - 2 * 2, RIDES)}
+    assert first and first <= newest and len(first) < RIDES
     sizes = [len(m) for m in publisher.maps]
     assert sizes == sorted(sizes)  # each early map holds more of the history
     assert all(m <= every for m in publisher.maps)
