@@ -394,3 +394,59 @@ def run() -> str:
 
 if __name__ == "__main__":
     print(run())
+
+
+class StandinProcess:
+    """The synthetic stand-in (:func:`_synthetic_standin`, corpus on disk) in a child process, so
+    its CPU (HTTP, zips) is neither in the measured process nor under its GIL, and is reported
+    on its own. The rate limit and the ``download-fit-files`` zips are the stand-in's own."""
+
+    def __init__(self, n: int, rate: float, burst: int) -> None:
+        code = (
+            f"import sys; sys.path.insert(0, {str(ROOT)!r}); from bench.bench_sync import _serve_standin; "
+            f"_serve_standin({n}, {rate!r}, {burst})"
+        )
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self._child.stdout is not None
+        self.base_url = self._child.stdout.readline().strip()
+        if not self.base_url.startswith("http"):
+            self._child.kill()
+            raise RuntimeError(f"the stand-in did not start ({self.base_url!r})")
+
+    def stats(self) -> dict[str, Any]:
+        """Requests so far: ``batches``, ``per_file``, ``total``; the stand-in's ``cpu_s``."""
+        assert self._child.stdin is not None and self._child.stdout is not None
+        self._child.stdin.write("stats\n")
+        self._child.stdin.flush()
+        return dict(json.loads(self._child.stdout.readline()))
+
+    def stop(self) -> None:
+        if self._child.poll() is None:
+            assert self._child.stdin is not None
+            self._child.stdin.close()  # the child stops at end of input
+            try:
+                self._child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._child.kill()
+                self._child.wait()
+
+
+def _serve_standin(n: int, rate: float, burst: int) -> None:
+    """Entry of :class:`StandinProcess`'s child: serve, answer ``stats`` lines until stdin closes."""
+    stand = _synthetic_standin(n, rate, burst, cached=True)
+    print(stand.base_url, flush=True)
+    try:
+        for command in sys.stdin:
+            if command.strip() == "stats":
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                stats = {
+                    "batches": stand.count("POST", "/api/v1/athlete/"),
+                    "per_file": stand.count("GET", "/api/v1/activity/"),
+                    "total": len(stand.requests),
+                    "cpu_s": usage.ru_utime + usage.ru_stime,
+                }
+                print(json.dumps(stats), flush=True)
+    finally:
+        stand.stop()

@@ -4,15 +4,16 @@ The listing comes newest first and downloads follow it, so the first committed s
 holds the rider's newest rides. When a sync starts with no published map, its first staging
 batch is committed early (:data:`FIRST_MAP_RIDES` results, not the usual batch size), the map of
 every committed batch is published after it, then again each time the staged rides have grown
-:data:`GROWTH` times (25, 200, 1600... rides: a few publishes, not one per batch), and the final
+:data:`GROWTH` times (10, 80, 640... rides: a few publishes, not one per batch), and the final
 merge publishes the whole history as usual. Each early map is built by parts
 (:mod:`ridelines.tile_parts`) with the same parts cache as the final one, so a year already
 complete is not tiled again at the end (the first map is the newest part alone).
 
 Early maps are built in one background thread, so downloads and conversion never wait for
-Tippecanoe; a commit while one is being built starts none (the next commit checks again).
-:meth:`EarlyMaps.wait` is called before the final merge: an early map never lands after the
-complete one. Early maps never touch the archive or the index: a crash leaves the final merge
+Tippecanoe; a commit while one is being built starts none (it is built when that one is done).
+:meth:`EarlyMaps.wait` is called when downloads end: a map being built stops after the parts it
+is tiling (the final merge reuses them) and is not published, so an early map never lands after
+the complete one and the final merge does not wait for a map nobody will see. Early maps never touch the archive or the index: a crash leaves the final merge
 exactly as it was. A failed early publish is logged, never fatal.
 """
 
@@ -32,14 +33,17 @@ from ridelines.index import EntryStatus
 from ridelines.pipeline.staging import StagedResult, read_staged, staged_lines
 from ridelines.ports import BlobStore
 from ridelines.publish import TilesPublisher
+from ridelines.tile_parts import PartsIncomplete
 
 log = logging.getLogger(__name__)
 
 GROWTH = 8
-FIRST_MAP_RIDES = 25  # the first staging batch of a first sync: the first map's rides
+FIRST_MAP_RIDES = 10  # the first staging batch of a first sync: the first map's rides
 
 
-MapBuilder = Callable[[Path, Path, Path], object]  # (archive, out.pmtiles, workdir)
+# (archive, out.pmtiles, workdir, stop): ``stop()`` turns true when the sync has closed early
+# maps; the builder then stops before its next part (what it tiled stays in the parts cache)
+MapBuilder = Callable[[Path, Path, Path, Callable[[], bool]], object]
 
 
 @dataclass
@@ -91,8 +95,13 @@ class EarlyMaps:
             if thread is self._thread:
                 return
 
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
     def wait(self) -> None:
-        """No more early maps: drop a pending one and wait for the one being built."""
+        """No more early maps: drop a pending one, stop the one being built after the parts it is
+        tiling (the final merge reuses them and tiles the rest), publish none."""
         with self._lock:
             self._closing = True
             self._pending = False
@@ -102,6 +111,8 @@ class EarlyMaps:
         while True:
             try:
                 self._maybe_publish(self._tracks() if tracks is None else tracks)
+            except PartsIncomplete:
+                log.info("early map stopped: the final merge tiles the rest")
             except Exception as exc:  # the final merge still publishes everything
                 log.warning("early map not published (%s: %s)", type(exc).__name__, exc)
             tracks = None
@@ -125,7 +136,9 @@ class EarlyMaps:
                 for line in staged_lines(self.blobs, tracks, work):
                     writer.write_line(line)
             pmtiles = work / "early.pmtiles"
-            self.build(archive, pmtiles, work)
+            self.build(archive, pmtiles, work, lambda: self._closing)
+            if self._closing:  # the final merge publishes from now on: never after it
+                return
             self.publisher.publish(pmtiles)
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -589,7 +589,7 @@ class _Leg:
             self._early = EarlyMaps(
                 self.job.blobs,
                 self.job.layout.staging_prefix,
-                self._build_tiles,
+                self._build_early_tiles,
                 self.job.publisher,
                 self.job.workdir,
             )
@@ -957,8 +957,19 @@ class _Leg:
             workdir.rmdir()
         return self._succeed(published=result.changed, tiles_key=result.key)
 
+    def _build_early_tiles(
+        self, archive: Path, pmtiles: Path, workdir: Path, stop: Callable[[], bool]
+    ) -> None:
+        self._build_tiles(archive, pmtiles, workdir, stop=stop)
+
     def _build_tiles(
-        self, archive: Path, pmtiles: Path, workdir: Path, privacy: StoredPrivacy | None = None
+        self,
+        archive: Path,
+        pmtiles: Path,
+        workdir: Path,
+        privacy: StoredPrivacy | None = None,
+        *,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         """The map from the archive, by parts: only the parts whose content (or privacy settings)
         changed are re-tiled (:mod:`ridelines.tile_parts`), then merged into the one published file.
@@ -975,7 +986,9 @@ class _Leg:
             include_virtual=self.settings.include_virtual,
             transform=lambda features: apply_privacy(features, privacy),
             transform_key=privacy_version(privacy),
-            out_of_time=lambda: self._time_short(self.settings.publish_reserve_seconds / 2),
+            out_of_time=lambda: (
+                self._time_short(self.settings.publish_reserve_seconds / 2) or (stop is not None and stop())
+            ),
         )
         self.job.reporter.metric("sync.tiles.generated", 1, "Count")
         self.job.reporter.metric("sync.tiles.parts_tiled", built.tippecanoe_runs, "Count")

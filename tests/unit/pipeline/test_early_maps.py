@@ -4,6 +4,8 @@ staged rides have grown GROWTH times, never after the sync has closed them."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +32,13 @@ class Recorder:
     def __init__(self) -> None:
         self.built: list[set[str]] = []
         self.published: list[set[str]] = []
+        self.stops: list[bool] = []  # what stop() said after each build
         self.release = threading.Event()
         self.release.set()
 
-    def build(self, archive: Path, pmtiles: Path, workdir: Path) -> None:
+    def build(self, archive: Path, pmtiles: Path, workdir: Path, stop: Callable[[], bool]) -> None:
         self.release.wait(timeout=30)
+        self.stops.append(stop())
         self.built.append({f["properties"]["id"] for f in iter_features(archive)})
         pmtiles.write_bytes(b"tiles")
 
@@ -102,8 +106,26 @@ def test_no_early_map_after_the_sync_closed_them(tmp_path: Path) -> None:
     world = World(tmp_path)
     world.commit(FIRST_MAP_RIDES)
     world.early.after_commit()
+    world.early.join()
     world.early.wait()
     world.commit(FIRST_MAP_RIDES * GROWTH)
     world.early.after_commit()  # the final merge publishes from here on
     world.early.join()
     assert world.recorder.published == [world.first(FIRST_MAP_RIDES)]
+
+
+def test_a_map_being_built_when_downloads_end_is_stopped_and_not_published(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.recorder.release.clear()
+    world.commit(FIRST_MAP_RIDES)
+    world.early.after_commit()
+    closer = threading.Thread(target=world.early.wait)
+    closer.start()
+    deadline = time.monotonic() + 30
+    while not world.early.closing and time.monotonic() < deadline:
+        time.sleep(0.01)
+    world.recorder.release.set()
+    closer.join(timeout=30)
+    assert not closer.is_alive()
+    assert world.recorder.stops == [True]  # the builder was told to stop before its next part
+    assert world.recorder.published == [] and world.early.publishes == []
