@@ -125,7 +125,7 @@ class Converter:
                 )
                 for _ in range(processes):  # start the workers now, while the first batch downloads
                     self._pool.submit(_warm)
-            except (OSError, ImportError, NotImplementedError, BrokenProcessPool) as exc:
+            except Exception as exc:  # OSError 38 on Lambda; whatever it is, threads still convert
                 log.warning("conversion stays in threads: no process pool here (%s)", exc)
                 self._pool = None
 
@@ -144,6 +144,12 @@ class Converter:
             except (BrokenProcessPool, OSError, RuntimeError) as exc:
                 # a worker died (killed, out of memory) or the pool was shut down under us
                 self._drop(pool, exc)
+            except Exception as exc:  # this ride only (e.g. it could not be pickled): in this thread
+                log.warning(
+                    "conversion of %s fell back to this thread (%s)", request.source, type(exc).__name__
+                )
+                with self._lock:
+                    self.fallbacks += 1
         return convert(request)
 
     def _drop(self, pool: Executor, exc: BaseException) -> None:

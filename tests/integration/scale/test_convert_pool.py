@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import signal
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
@@ -264,3 +266,24 @@ def test_a_broken_or_missing_pool_loses_no_ride(
     assert archive_lines(tmp_path / "broken") == archive_lines(tmp_path / "threads")
     assert index_of(tmp_path / "broken") == index_of(tmp_path / "threads")
     assert broken.counts == threads.counts
+
+
+class UnpicklablePool(BreakingPool):
+    """A pool that cannot take one ride (its request does not pickle); the workers are fine."""
+
+    def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if fn is convert_pool.convert:
+            raise pickle.PicklingError("cannot pickle this request")
+        done: Future[Any] = Future()
+        done.set_result(fn(*args, **kwargs))
+        return done
+
+
+def test_a_ride_the_pool_cannot_take_is_converted_in_the_thread(
+    monkeypatch: pytest.MonkeyPatch, in_thread: list[convert_pool.Converted]
+) -> None:
+    monkeypatch.setattr(convert_pool, "ProcessPoolExecutor", UnpicklablePool)
+    with Converter(2) as converter:
+        assert converter.pooled
+        assert [converter.convert(r) for r in real_requests()] == in_thread
+        assert converter.pooled and converter.fallbacks == len(in_thread)  # the pool stays
