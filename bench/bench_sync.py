@@ -77,15 +77,19 @@ def _ride(seed: int, start: datetime, hours: float) -> bytes:
 
 
 class _SyntheticRide(StandinActivity):
-    """A stand-in activity whose FIT file is generated from (seed, start, hours) when downloaded."""
+    """A stand-in activity whose FIT file is generated from (seed, start, hours) when downloaded,
+    or read from a pre-generated corpus on disk (``corpus``): then the stand-in, which runs in
+    the benchmark's process, does not take the system-under-test's CPU generating files."""
 
-    def __init__(self, seed: int, hours: float, **fields: Any) -> None:
-        self.seed, self.hours = seed, hours
+    def __init__(self, seed: int, hours: float, corpus: Path | None = None, **fields: Any) -> None:
+        self.seed, self.hours, self.corpus = seed, hours, corpus
         super().__init__(fit_bytes=None, **fields)
 
     @property
     def fit_bytes(self) -> bytes:
         # the stand-in reads it twice per download (is there a file? then compress it)
+        if self.corpus is not None:
+            return (self.corpus / f"{self.id}.fit").read_bytes()
         return _ride(self.seed, self.start, self.hours)
 
     @fit_bytes.setter
@@ -102,8 +106,38 @@ class _SyntheticRide(StandinActivity):
         return StandinActivity(**base, fit_bytes=b"").to_json()
 
 
-def _synthetic_standin(n: int, rate: float, burst: int, seed: int = 4) -> Any:
-    """n distinct rides of 0.5-3 h, newest first, one every ~17.5 h over ten years."""
+def _write_ride(path: str, seed: int, start: datetime, hours: float) -> None:
+    tmp = Path(path + ".tmp")
+    tmp.write_bytes(ride(seed, start, hours))
+    tmp.replace(path)  # a corpus interrupted mid-write is never read as whole
+
+
+def _corpus(n: int, seed: int, rides: list[tuple[str, int, datetime, float]]) -> Path:
+    """The rides' FIT files on disk under ``bench/.cache`` (gitignored), generated once (on every
+    core, before any timed run) and reused while ``bench/fitgen.py`` is unchanged."""
+    import hashlib
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ridelines.pipeline.convert_pool import usable_cpus
+
+    key = hashlib.sha256((ROOT / "bench" / "fitgen.py").read_bytes() + f"{n}/{seed}".encode()).hexdigest()
+    folder = ROOT / "bench" / ".cache" / f"rides-{n}-{seed}-{key[:12]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    missing = [r for r in rides if not (folder / f"{r[0]}.fit").exists()]
+    if missing:
+        print(f"   generating {len(missing)} FIT files into {folder}", file=sys.stderr, flush=True)
+        with ProcessPoolExecutor(usable_cpus()) as pool:
+            for done in [
+                pool.submit(_write_ride, str(folder / f"{i}.fit"), s, t, h) for i, s, t, h in missing
+            ]:
+                done.result()
+    return folder
+
+
+def _synthetic_standin(n: int, rate: float, burst: int, seed: int = 4, *, cached: bool = False) -> Any:
+    """n distinct rides of 0.5-3 h, newest first, one every ~17.5 h over ten years. ``cached``:
+    serve them from a pre-generated corpus on disk (:func:`_corpus`) instead of generating each
+    file when it is downloaded."""
     import random
 
     from ridelines_local.standin.intervals import IntervalsStandin
@@ -113,13 +147,18 @@ def _synthetic_standin(n: int, rate: float, burst: int, seed: int = 4) -> Any:
     rnd = random.Random(seed)
     newest = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
     step_h = 10 * 365.25 * 24 / n
+    plan = []
     for k in range(n):
         hours = rnd.uniform(0.5, 3.0)
         start = (newest - timedelta(hours=k * step_h + rnd.uniform(0, step_h / 2))).replace(microsecond=0)
+        plan.append((f"r{k}", seed * 1_000_003 + k, start, hours))
+    corpus = _corpus(n, seed, plan) if cached else None
+    for k, (_id, ride_seed, start, hours) in enumerate(plan):
         seconds = round(hours * 3600) - 1
         stand.activities[f"r{k}"] = _SyntheticRide(
-            seed=seed * 1_000_003 + k,
+            seed=ride_seed,
             hours=hours,
+            corpus=corpus,
             id=f"r{k}",
             athlete_id=ATHLETE,
             name=f"Ride {k}",
@@ -355,3 +394,59 @@ def run() -> str:
 
 if __name__ == "__main__":
     print(run())
+
+
+class StandinProcess:
+    """The synthetic stand-in (:func:`_synthetic_standin`, corpus on disk) in a child process, so
+    its CPU (HTTP, zips) is neither in the measured process nor under its GIL, and is reported
+    on its own. The rate limit and the ``download-fit-files`` zips are the stand-in's own."""
+
+    def __init__(self, n: int, rate: float, burst: int) -> None:
+        code = (
+            f"import sys; sys.path.insert(0, {str(ROOT)!r}); from bench.bench_sync import _serve_standin; "
+            f"_serve_standin({n}, {rate!r}, {burst})"
+        )
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self._child.stdout is not None
+        self.base_url = self._child.stdout.readline().strip()
+        if not self.base_url.startswith("http"):
+            self._child.kill()
+            raise RuntimeError(f"the stand-in did not start ({self.base_url!r})")
+
+    def stats(self) -> dict[str, Any]:
+        """Requests so far: ``batches``, ``per_file``, ``total``; the stand-in's ``cpu_s``."""
+        assert self._child.stdin is not None and self._child.stdout is not None
+        self._child.stdin.write("stats\n")
+        self._child.stdin.flush()
+        return dict(json.loads(self._child.stdout.readline()))
+
+    def stop(self) -> None:
+        if self._child.poll() is None:
+            assert self._child.stdin is not None
+            self._child.stdin.close()  # the child stops at end of input
+            try:
+                self._child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._child.kill()
+                self._child.wait()
+
+
+def _serve_standin(n: int, rate: float, burst: int) -> None:
+    """Entry of :class:`StandinProcess`'s child: serve, answer ``stats`` lines until stdin closes."""
+    stand = _synthetic_standin(n, rate, burst, cached=True)
+    print(stand.base_url, flush=True)
+    try:
+        for command in sys.stdin:
+            if command.strip() == "stats":
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                stats = {
+                    "batches": stand.count("POST", "/api/v1/athlete/"),
+                    "per_file": stand.count("GET", "/api/v1/activity/"),
+                    "total": len(stand.requests),
+                    "cpu_s": usage.ru_utime + usage.ru_stime,
+                }
+                print(json.dumps(stats), flush=True)
+    finally:
+        stand.stop()

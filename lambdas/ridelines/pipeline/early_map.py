@@ -1,13 +1,20 @@
 """A first map in seconds: during a rider's first sync, publish what is staged so far.
 
 The listing comes newest first and downloads follow it, so the first committed staging batch
-holds the rider's newest rides. When a sync starts with no published map, the map of every
-committed batch is published after the first commit, then again each time the staged rides
-have grown :data:`GROWTH` times (50, 400, 3200... rides: a few publishes, not one per batch),
-and the final merge publishes the whole history as usual. Each early map is built by parts
+holds the rider's newest rides. When a sync starts with no published map, its first staging
+batch is committed early (:data:`FIRST_MAP_RIDES` results, not the usual batch size), the map of
+every committed batch is published after it, then again each time the staged rides have grown
+:data:`GROWTH` times (10, 80, 640... rides: a few publishes, not one per batch), and the final
+merge publishes the whole history as usual. Each early map is built by parts
 (:mod:`ridelines.tile_parts`) with the same parts cache as the final one, so a year already
-complete is not tiled again at the end. Early maps never touch the archive or the index: a
-crash leaves the final merge exactly as it was. A failed early publish is logged, never fatal.
+complete is not tiled again at the end (the first map is the newest part alone).
+
+Early maps are built in one background thread, so downloads and conversion never wait for
+Tippecanoe; a commit while one is being built starts none (it is built when that one is done).
+:meth:`EarlyMaps.wait` is called when downloads end: a map being built stops after the parts it
+is tiling (the final merge reuses them) and is not published, so an early map never lands after
+the complete one and the final merge does not wait for a map nobody will see. Early maps never touch the archive or the index: a crash leaves the final merge
+exactly as it was. A failed early publish is logged, never fatal.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,16 +30,20 @@ from pathlib import Path
 
 from ridelines.archive import ArchiveWriter
 from ridelines.index import EntryStatus
-from ridelines.pipeline.staging import read_staged, staged_lines
+from ridelines.pipeline.staging import StagedResult, read_staged, staged_lines
 from ridelines.ports import BlobStore
 from ridelines.publish import TilesPublisher
+from ridelines.tile_parts import PartsIncomplete
 
 log = logging.getLogger(__name__)
 
 GROWTH = 8
+FIRST_MAP_RIDES = 10  # the first staging batch of a first sync: the first map's rides
 
 
-MapBuilder = Callable[[Path, Path, Path], object]  # (archive, out.pmtiles, workdir)
+# (archive, out.pmtiles, workdir, stop): ``stop()`` turns true when the sync has closed early
+# maps; the builder then stops before its next part (what it tiled stays in the parts cache)
+MapBuilder = Callable[[Path, Path, Path, Callable[[], bool]], object]
 
 
 @dataclass
@@ -47,15 +59,74 @@ class EarlyMaps:
     published_rides: int = 0
     publishes: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, rides)
 
-    def after_commit(self) -> None:
-        try:
-            self._maybe_publish()
-        except Exception as exc:  # the final merge still publishes everything
-            log.warning("early map not published (%s: %s)", type(exc).__name__, exc)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _busy: bool = field(default=False, init=False, repr=False)
+    _pending: bool = field(default=False, init=False, repr=False)  # a commit came while busy
+    _closing: bool = field(default=False, init=False, repr=False)
 
-    def _maybe_publish(self) -> None:
+    @property
+    def started(self) -> bool:
+        """Whether the first early map has been started (the sync then commits at its usual size)."""
+        return self._thread is not None
+
+    def after_commit(self) -> None:
+        """Called after each staging commit: starts building a map of what is committed now in the
+        background, unless one is being built (then it checks again when that one is done)."""
+        with self._lock:
+            if self._closing:
+                return
+            if self._busy:
+                self._pending = True
+                return
+            self._busy = True
+        try:
+            tracks = self._tracks()  # what is committed now: the map shows exactly this commit
+        except Exception as exc:
+            log.warning("early map not published (%s: %s)", type(exc).__name__, exc)
+            tracks = None
+        self._thread = threading.Thread(target=self._run, args=(tracks,), name="early-map", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        """Wait until no early map is being built (a pending one included)."""
+        while (thread := self._thread) is not None:
+            thread.join()
+            if thread is self._thread:
+                return
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def wait(self) -> None:
+        """No more early maps: drop a pending one, stop the one being built after the parts it is
+        tiling (the final merge reuses them and tiles the rest), publish none."""
+        with self._lock:
+            self._closing = True
+            self._pending = False
+        self.join()
+
+    def _run(self, tracks: dict[str, StagedResult] | None) -> None:
+        while True:
+            try:
+                self._maybe_publish(self._tracks() if tracks is None else tracks)
+            except PartsIncomplete:
+                log.info("early map stopped: the final merge tiles the rest")
+            except Exception as exc:  # the final merge still publishes everything
+                log.warning("early map not published (%s: %s)", type(exc).__name__, exc)
+            tracks = None
+            with self._lock:
+                if not self._pending or self._closing:
+                    self._busy = False
+                    return
+                self._pending = False
+
+    def _tracks(self) -> dict[str, StagedResult]:
         staged = read_staged(self.blobs, self.staging_prefix)
-        tracks = {i: r for i, r in staged.items() if r.status is EntryStatus.TRACK}
+        return {i: r for i, r in staged.items() if r.status is EntryStatus.TRACK}
+
+    def _maybe_publish(self, tracks: dict[str, StagedResult]) -> None:
         if not tracks or len(tracks) < self.published_rides * GROWTH:
             return
         work = Path(tempfile.mkdtemp(prefix="early-", dir=self.workdir))
@@ -65,7 +136,9 @@ class EarlyMaps:
                 for line in staged_lines(self.blobs, tracks, work):
                     writer.write_line(line)
             pmtiles = work / "early.pmtiles"
-            self.build(archive, pmtiles, work)
+            self.build(archive, pmtiles, work, lambda: self._closing)
+            if self._closing:  # the final merge publishes from now on: never after it
+                return
             self.publisher.publish(pmtiles)
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -61,21 +61,13 @@ from ridelines.archive import encode_feature, iter_lines, line_activity_id, rewr
 from ridelines.data_products import products_for_publish
 from ridelines.erasure import AccountDeleted
 from ridelines.errors import (
-    FitDecodeError,
     NotFound,
     RidelinesError,
     SyncInProgress,
     UpstreamAuthError,
     UpstreamError,
 )
-from ridelines.features import (
-    ActivityMeta,
-    decode_track,
-    feature_from_track,
-    listing_properties,
-    track_file_to_feature,
-)
-from ridelines.gpxtcx import TrackFileError
+from ridelines.features import ActivityMeta, listing_properties
 from ridelines.index import ActivityIndex, EntryStatus, IndexCorrupt, IndexEntry, decode_index, encode_index
 from ridelines.intervals.batch import BatchPrefetcher, start_batch_prefetch
 from ridelines.intervals.client import FileOutcome, IntervalsClient, OutOfTime
@@ -83,7 +75,8 @@ from ridelines.intervals.listing import Listing
 from ridelines.intervals.models import IntervalsActivity
 from ridelines.models import SyncCounts, SyncPhase, SyncRecord, SyncRequest, SyncStatus
 from ridelines.pipeline.checkpoint import MAX_FAILED_IDS, Checkpoint
-from ridelines.pipeline.early_map import EarlyMaps
+from ridelines.pipeline.convert_pool import Converter, ConvertRequest, FileKind, convert
+from ridelines.pipeline.early_map import FIRST_MAP_RIDES, EarlyMaps
 from ridelines.pipeline.reporting import LoggingReporter, SyncReporter
 from ridelines.pipeline.short_downloads import ACCEPT_AFTER, ShortDownloads
 from ridelines.pipeline.staging import (
@@ -166,6 +159,10 @@ class SyncSettings:
     batch_downloads: bool = False  # download-fit-files batches ahead of the converters
     early_maps: bool = False  # a first sync publishes its newest rides early
     progress_interval_seconds: float = 2.0
+    # conversion processes (:mod:`.convert_pool`); 1 converts in the download threads. Not in
+    # Lambda (no /dev/shm for the pool's semaphores): the command line and benchmarks use
+    # ``convert_pool.usable_cpus()``
+    convert_processes: int = 1
 
 
 class LegStatus(StrEnum):
@@ -309,6 +306,7 @@ class _Leg:
         self.leg_processed = 0
         self._prefetch: BatchPrefetcher | None = None  # batch downloads ahead of the converters
         self._early: EarlyMaps | None = None  # first sync: publish the newest rides early
+        self._converter: Converter | None = None  # conversion in worker processes (or threads)
         self.last_save = 0.0
         self.started = time.perf_counter()
         self.out_of_time = False
@@ -583,13 +581,15 @@ class _Leg:
         exhausted = not to_fetch
         submitted = 0
         pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="sync-download")
+        if settings.convert_processes > 1 and len(to_fetch) > 1:
+            self._converter = Converter(settings.convert_processes)
         if settings.batch_downloads:
             self._prefetch = start_batch_prefetch(client, self.job.intervals_athlete_id, to_fetch)
         if settings.early_maps and to_fetch and self.job.publisher.current_key() is None:  # a first sync
             self._early = EarlyMaps(
                 self.job.blobs,
                 self.job.layout.staging_prefix,
-                self._build_tiles,
+                self._build_early_tiles,
                 self.job.publisher,
                 self.job.workdir,
             )
@@ -636,12 +636,17 @@ class _Leg:
             pool.shutdown(wait=True)
             if self._prefetch is not None:
                 self._prefetch.close()
+            if self._converter is not None:
+                self._converter.close()
+            if self._early is not None:
+                self._early.wait()  # an early map must never land after the final one
         return exhausted
 
     def _batch_due(self, batch: BatchWriter) -> bool:
         s = self.settings
+        first_map = self._early is not None and not self._early.started
         return len(batch) > 0 and (
-            len(batch) >= s.batch_size
+            len(batch) >= (min(s.batch_size, FIRST_MAP_RIDES) if first_map else s.batch_size)
             or batch.feature_bytes >= s.batch_bytes
             or time.monotonic() - batch.started >= s.batch_seconds
         )
@@ -718,57 +723,45 @@ class _Leg:
             return outcome(status=EntryStatus.NO_FILE, reason=file.reason)
         if file.outcome is FileOutcome.UNAVAILABLE:
             return outcome(status=EntryStatus.UNAVAILABLE, reason=file.reason)
-        meta = _listing_meta(activity)
-        window = ActivityWindow(activity.start, activity.elapsed_time, activity.file_sport_index)
-        source = f"activity {activity.id}"
-        try:
-            if file.outcome is FileOutcome.NOT_FIT or file.fit is None:
-                if file.data is None or not ("GPX" in file.reason or "TCX" in file.reason):
-                    return outcome(status=EntryStatus.NOT_FIT, reason=file.reason, downloaded=True)
-                feature = track_file_to_feature(file.data, meta, source=source, window=window)
-                reason = "no GPS track in the GPX/TCX file"
-            else:
-                decoded = decode_track(file.fit, source, window=window)
-                cut = decoded.activity.truncated
-                if cut is not None:
-                    times = self.shorts.files.get(activity.id)
-                    before = times[1] if times is not None and times[0] == file_hash.hex() else 0
-                    if before + 1 < ACCEPT_AFTER:
-                        return outcome(
-                            failed=True,
-                            short=True,
-                            downloaded=True,
-                            reason=f"file arrived short ({cut})"[:200],
-                        )
-                    log.warning(
-                        "activity %s arrived short %d times in a row; keeping the part",
-                        activity.id,
-                        before + 1,
-                    )
-                feature = (
-                    None
-                    if not decoded.has_track
-                    else feature_from_track(decoded, meta, default_id=activity.id)
+        if file.outcome is FileOutcome.NOT_FIT or file.fit is None:
+            if file.data is None or not ("GPX" in file.reason or "TCX" in file.reason):
+                return outcome(status=EntryStatus.NOT_FIT, reason=file.reason, downloaded=True)
+            kind, data = FileKind.TRACK_FILE, file.data
+        else:
+            kind, data = FileKind.FIT, file.fit
+        request = ConvertRequest(
+            kind,
+            data,
+            f"activity {activity.id}",
+            ActivityWindow(activity.start, activity.elapsed_time, activity.file_sport_index),
+            _listing_meta(activity),
+            activity.id,
+        )
+        converted = self._converter.convert(request) if self._converter is not None else convert(request)
+        cut = converted.truncated
+        if cut is not None:  # the short-download rule needs this sync's counts: decided here
+            times = self.shorts.files.get(activity.id)
+            before = times[1] if times is not None and times[0] == file_hash.hex() else 0
+            if before + 1 < ACCEPT_AFTER:
+                return outcome(
+                    failed=True, short=True, downloaded=True, reason=f"file arrived short ({cut})"[:200]
                 )
-                reason = decoded.no_track_reason or "no GPS track"
-                if feature is not None and cut is not None:
-                    return outcome(
-                        feature=feature,
-                        downloaded=True,
-                        reason=f"partial file accepted after {ACCEPT_AFTER} short downloads ({cut})"[:300],
-                    )
-        except (FitDecodeError, TrackFileError) as exc:
-            return outcome(status=EntryStatus.UNDECODABLE, reason=exc.message[:300], downloaded=True)
-        except Exception as exc:
-            log.exception("converter failed on activity %s", activity.id)
-            return outcome(
-                status=EntryStatus.UNDECODABLE,
-                reason=f"converter error ({type(exc).__name__})",
-                downloaded=True,
+            log.warning(
+                "activity %s arrived short %d times in a row; keeping the part", activity.id, before + 1
             )
-        if feature is None:
-            return outcome(status=EntryStatus.NO_TRACK, reason=reason, downloaded=True)
-        return outcome(feature=feature, downloaded=True)
+        if converted.error is not None:
+            return outcome(
+                status=EntryStatus.UNDECODABLE, reason=converted.error_reason[:300], downloaded=True
+            )
+        if converted.feature is None:
+            return outcome(status=EntryStatus.NO_TRACK, reason=converted.no_track_reason, downloaded=True)
+        if cut is not None:
+            return outcome(
+                feature=converted.feature,
+                downloaded=True,
+                reason=f"partial file accepted after {ACCEPT_AFTER} short downloads ({cut})"[:300],
+            )
+        return outcome(feature=converted.feature, downloaded=True)
 
     # -- checkpoint + hand-off --------------------------------------------------------------------
 
@@ -964,8 +957,19 @@ class _Leg:
             workdir.rmdir()
         return self._succeed(published=result.changed, tiles_key=result.key)
 
+    def _build_early_tiles(
+        self, archive: Path, pmtiles: Path, workdir: Path, stop: Callable[[], bool]
+    ) -> None:
+        self._build_tiles(archive, pmtiles, workdir, stop=stop)
+
     def _build_tiles(
-        self, archive: Path, pmtiles: Path, workdir: Path, privacy: StoredPrivacy | None = None
+        self,
+        archive: Path,
+        pmtiles: Path,
+        workdir: Path,
+        privacy: StoredPrivacy | None = None,
+        *,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         """The map from the archive, by parts: only the parts whose content (or privacy settings)
         changed are re-tiled (:mod:`ridelines.tile_parts`), then merged into the one published file.
@@ -982,7 +986,9 @@ class _Leg:
             include_virtual=self.settings.include_virtual,
             transform=lambda features: apply_privacy(features, privacy),
             transform_key=privacy_version(privacy),
-            out_of_time=lambda: self._time_short(self.settings.publish_reserve_seconds / 2),
+            out_of_time=lambda: (
+                self._time_short(self.settings.publish_reserve_seconds / 2) or (stop is not None and stop())
+            ),
         )
         self.job.reporter.metric("sync.tiles.generated", 1, "Count")
         self.job.reporter.metric("sync.tiles.parts_tiled", built.tippecanoe_runs, "Count")

@@ -32,6 +32,7 @@ from ridelines.adapters.memory import MemorySyncStateRepository
 from ridelines.errors import InvalidInput, RidelinesError, UpstreamAuthError, UpstreamError
 from ridelines.intervals.client import Credentials, IntervalsClient
 from ridelines.models import SyncCounts, SyncPhase, SyncRequest
+from ridelines.pipeline.convert_pool import usable_cpus
 from ridelines.pipeline.reporting import LoggingReporter
 from ridelines.pipeline.sync import LegStatus, SyncJob, SyncLayout, SyncSettings, run_leg
 from ridelines.publish import FileTilesPublisher
@@ -159,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
                 include_virtual=settings.flag(settings.INCLUDE_VIRTUAL),
                 batch_downloads=True,
                 early_maps=True,
+                convert_processes=usable_cpus(),  # a laptop has /dev/shm (Lambda: threads)
             ),
             privacy=lambda: privacy,
         )

@@ -1,0 +1,131 @@
+"""Early maps of a first sync: built in the background from what is committed, published when the
+staged rides have grown GROWTH times, never after the sync has closed them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ridelines.adapters.memory import MemoryBlobStore
+from ridelines.archive import iter_features
+from ridelines.index import EntryStatus
+from ridelines.pipeline.early_map import FIRST_MAP_RIDES, GROWTH, EarlyMaps
+from ridelines.pipeline.staging import BatchWriter
+
+PREFIX = "athletes/a/staging/"
+
+
+def feature(n: int) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "properties": {"id": f"r{n}", "start": "2026-01-01T00:00:00Z"},
+        "geometry": {"type": "LineString", "coordinates": [[8.5, 47.3], [8.6, 47.4]]},
+    }
+
+
+class Recorder:
+    """The map builder and the publisher: which rides each published map held."""
+
+    def __init__(self) -> None:
+        self.built: list[set[str]] = []
+        self.published: list[set[str]] = []
+        self.stops: list[bool] = []  # what stop() said after each build
+        self.release = threading.Event()
+        self.release.set()
+
+    def build(self, archive: Path, pmtiles: Path, workdir: Path, stop: Callable[[], bool]) -> None:
+        self.release.wait(timeout=30)
+        self.stops.append(stop())
+        self.built.append({f["properties"]["id"] for f in iter_features(archive)})
+        pmtiles.write_bytes(b"tiles")
+
+    def publish(self, pmtiles: Path, products: Any = None) -> None:
+        assert pmtiles.read_bytes() == b"tiles"
+        self.published.append(self.built[-1])
+
+
+class World:
+    def __init__(self, tmp_path: Path) -> None:
+        self.blobs = MemoryBlobStore()
+        self.recorder = Recorder()
+        self.early = EarlyMaps(self.blobs, PREFIX, self.recorder.build, self.recorder, tmp_path)  # type: ignore[arg-type]
+        self.workdir = tmp_path
+        self.rides = 0
+
+    def commit(self, rides: int, *, no_track: int = 0) -> None:
+        batch = BatchWriter(self.blobs, PREFIX, self.workdir)
+        for n in range(self.rides, self.rides + rides):
+            batch.add(f"r{n}", b"h" * 16, EntryStatus.TRACK, feature=feature(n))
+        for n in range(no_track):
+            batch.add(f"x{self.rides}-{n}", b"h" * 16, EntryStatus.NO_TRACK, "no GPS")
+        batch.commit()
+        self.rides += rides
+
+    def first(self, n: int) -> set[str]:
+        return {f"r{k}" for k in range(n)}
+
+
+def test_maps_are_published_as_the_staged_rides_grow(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    assert not world.early.started
+    world.commit(FIRST_MAP_RIDES, no_track=3)
+    world.early.after_commit()
+    assert world.early.started  # the sync commits at its usual batch size from now on
+    world.early.join()
+    assert world.recorder.published == [world.first(FIRST_MAP_RIDES)]  # tracks only
+    world.commit(FIRST_MAP_RIDES * GROWTH - FIRST_MAP_RIDES - 1)
+    world.early.after_commit()
+    world.early.join()
+    assert len(world.recorder.published) == 1  # not grown GROWTH times yet
+    world.commit(1)
+    world.early.after_commit()
+    world.early.join()
+    assert world.recorder.published[-1] == world.first(FIRST_MAP_RIDES * GROWTH)
+    assert [n for _t, n in world.early.publishes] == [FIRST_MAP_RIDES, FIRST_MAP_RIDES * GROWTH]
+
+
+def test_a_commit_during_a_build_is_published_after_it(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.recorder.release.clear()  # Tippecanoe is slow
+    world.commit(FIRST_MAP_RIDES)
+    world.early.after_commit()
+    world.commit(FIRST_MAP_RIDES * GROWTH)  # downloads go on meanwhile
+    world.early.after_commit()  # busy: remembered, not a second thread
+    world.recorder.release.set()
+    world.early.join()
+    assert world.recorder.published == [
+        world.first(FIRST_MAP_RIDES),
+        world.first(FIRST_MAP_RIDES * (GROWTH + 1)),
+    ]
+
+
+def test_no_early_map_after_the_sync_closed_them(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.commit(FIRST_MAP_RIDES)
+    world.early.after_commit()
+    world.early.join()
+    world.early.wait()
+    world.commit(FIRST_MAP_RIDES * GROWTH)
+    world.early.after_commit()  # the final merge publishes from here on
+    world.early.join()
+    assert world.recorder.published == [world.first(FIRST_MAP_RIDES)]
+
+
+def test_a_map_being_built_when_downloads_end_is_stopped_and_not_published(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.recorder.release.clear()
+    world.commit(FIRST_MAP_RIDES)
+    world.early.after_commit()
+    closer = threading.Thread(target=world.early.wait)
+    closer.start()
+    deadline = time.monotonic() + 30
+    while not world.early.closing and time.monotonic() < deadline:
+        time.sleep(0.01)
+    world.recorder.release.set()
+    closer.join(timeout=30)
+    assert not closer.is_alive()
+    assert world.recorder.stops == [True]  # the builder was told to stop before its next part
+    assert world.recorder.published == [] and world.early.publishes == []
