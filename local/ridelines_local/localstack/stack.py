@@ -65,6 +65,9 @@ class LocalStackOptions:
     cache_dir: Path | None = None
     log_level: str = "WARNING"  # the Lambdas' Powertools log level
     standin_rate_limit: float = 10.0
+    # ``-c key=value`` settings for the synth, as the CDK CLI takes them (e.g. the load test's
+    # ``sync_reserved_concurrency``); part of the templates' cache key.
+    context_overrides: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_environment(cls, **overrides: Any) -> LocalStackOptions:
@@ -151,6 +154,7 @@ class LocalStack:
         self.resources: LocalResources | None = None
         self.standin: Any = None
         self.sync_invoker: InProcessAsyncInvoker | None = None
+        self.sync_function: LocalFunction | None = None
         self._env = _EnvironmentPatch()
         self._moto: Any = None
         self._server: BaseWSGIServer | None = None
@@ -246,7 +250,9 @@ class LocalStack:
     def _templates(self) -> dict[str, Any]:
         cache_dir = self.options.cache_dir or self.options.repo_root / ".cache" / "localstack"
         began = time.perf_counter()
-        templates, cached = load_templates(self.options.repo_root, cache_dir)
+        templates, cached = load_templates(
+            self.options.repo_root, cache_dir, overrides=self.options.context_overrides
+        )
         self.timings.templates_cached, self.timings.templates_s = cached, time.perf_counter() - began
         return templates
 
@@ -338,12 +344,10 @@ class LocalStack:
         sync_config = resources.function(SYNC_HANDLER)
         invoker = InProcessAsyncInvoker(lambda: sync_function)
         self.sync_invoker = invoker
-        sync_function = LocalFunction(
-            sync_config.name,
-            _sync_handler(invoker),
-            timeout_seconds=sync_config.timeout_seconds,
-            region=REGION,
-        )
+        # The sync's reserved concurrency bounds how many syncs run at once, as in Lambda; unreserved,
+        # one environment (the account pool is no bound worth emulating for one demo rider).
+        sync_function = LocalFunction.from_config(sync_config, _sync_handler(invoker), region=REGION)
+        self.sync_function = sync_function
         functions: dict[str, LocalFunction] = {}
         for handler in {r.handler for r in resources.routes}:
             config = resources.function(handler)
@@ -398,13 +402,15 @@ def _sync_handler(invoker: InProcessAsyncInvoker) -> Callable[[dict[str, Any], A
     """The sync Lambda's composition, its self-re-invocation (checkpoints) kept in-process.
     Built on the first invocation, like a Lambda cold start."""
     deps: Any = None
+    cold_start = threading.Lock()  # concurrent first invocations build one composition
 
     def handler(event: dict[str, Any], context: Any) -> Any:
         nonlocal deps
         from ridelines.pipeline.lambda_entry import SyncDeps, handle_sync_event
 
-        if deps is None:
-            deps = SyncDeps.from_environment(invoker=invoker)
+        with cold_start:
+            if deps is None:
+                deps = SyncDeps.from_environment(invoker=invoker)
         return handle_sync_event(event, context, deps)
 
     return handler

@@ -224,6 +224,8 @@ class IntervalsStandin:
         client_secret: str = "local-secret",  # noqa: S107
         rate_limit_per_second: float = 10.0,
         burst: int = 10,
+        *,
+        rate_limit_per_caller: bool = False,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -233,6 +235,10 @@ class IntervalsStandin:
         self.codes: dict[str, tuple[str, datetime, str]] = {}  # code -> (athlete id, expiry, scope)
         self.faults = FaultInjector()
         self.rate_limiter = TokenBucket(rate_limit_per_second, burst)
+        # One bucket per Authorization header (per rider) instead of one for everybody: many riders'
+        # syncs at once, each held to the limit as intervals.icu holds each client (the load test).
+        self.rate_limit_per_caller = rate_limit_per_caller
+        self._caller_buckets: dict[str, TokenBucket] = {}
         self.requests: list[tuple[str, str, int]] = []
         # raw JSON entries added to the listing window that holds today (broken-entry tests)
         self.raw_entries: list[Any] = []
@@ -416,6 +422,16 @@ class IntervalsStandin:
         self.stop()
 
     # -- request logic (called by the handler) --------------------------------------------------
+    def rate_limiter_for(self, authorization: str | None) -> TokenBucket:
+        if not self.rate_limit_per_caller:
+            return self.rate_limiter
+        with self._lock:
+            bucket = self._caller_buckets.get(authorization or "")
+            if bucket is None:
+                bucket = TokenBucket(self.rate_limiter.rate, int(self.rate_limiter.capacity))
+                self._caller_buckets[authorization or ""] = bucket
+            return bucket
+
     def athlete_for(self, authorization: str | None) -> str | None:
         if not authorization:
             return None
@@ -531,7 +547,10 @@ class _Handler(BaseHTTPRequestHandler):
             )
         # The rate limit is the API's; the consent page is a page a person opens (a sync's downloads
         # must not make a login fail).
-        limited = path != "/oauth/authorize" and self.standin.rate_limiter.take() > 0
+        limited = (
+            path != "/oauth/authorize"
+            and self.standin.rate_limiter_for(self.headers.get("Authorization")).take() > 0
+        )
         if fault == "429" or limited:
             self._set_status(429)
             self.send_response(429)
