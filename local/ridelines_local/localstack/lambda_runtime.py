@@ -63,6 +63,11 @@ def load_handler(code_root: Path, handler: str) -> Handler:
     return entry
 
 
+def environment_count(config: FunctionConfig) -> int:
+    """How many invocations of a function may run at once here: its reserved concurrency, else one."""
+    return config.reserved_concurrency or 1
+
+
 class LocalFunction:
     """A Lambda function's execution environments in this process.
 
@@ -94,7 +99,7 @@ class LocalFunction:
             handler,
             timeout_seconds=config.timeout_seconds,
             region=region,
-            concurrency=config.reserved_concurrency or 1,
+            concurrency=environment_count(config),
         )
 
     def __call__(self, event: dict[str, Any]) -> Any:

@@ -30,7 +30,12 @@ from ridelines_local.localstack.authorizer import JwtAuthorizer
 from ridelines_local.localstack.demo import seed_standin
 from ridelines_local.localstack.events import Route
 from ridelines_local.localstack.gateway import ApiRoute, Gateway
-from ridelines_local.localstack.lambda_runtime import InProcessAsyncInvoker, LocalFunction, load_handler
+from ridelines_local.localstack.lambda_runtime import (
+    InProcessAsyncInvoker,
+    LocalFunction,
+    environment_count,
+    load_handler,
+)
 from ridelines_local.localstack.provision import (
     LOCAL_TILES_KEY_PAIR_ID,
     JwtAuthorizerConfig,
@@ -38,6 +43,7 @@ from ridelines_local.localstack.provision import (
     Provisioner,
 )
 from ridelines_local.localstack.signed_cookies import SignedCookieVerifier
+from ridelines_local.localstack.sync_environments import SyncEnvironments
 from ridelines_local.localstack.synth import load_templates
 from stacks.settings import WEB_VENDOR_DIRS
 
@@ -155,6 +161,7 @@ class LocalStack:
         self.standin: Any = None
         self.sync_invoker: InProcessAsyncInvoker | None = None
         self.sync_function: LocalFunction | None = None
+        self._sync_environments: SyncEnvironments | None = None
         self._env = _EnvironmentPatch()
         self._moto: Any = None
         self._server: BaseWSGIServer | None = None
@@ -194,6 +201,9 @@ class LocalStack:
             self._server_thread = None
         if self.sync_invoker is not None and not self.sync_invoker.wait(timeout=5):
             logger.warning("local stack: a sync was still running at shutdown; it is abandoned")
+        if self._sync_environments is not None:
+            self._sync_environments.stop()
+            self._sync_environments = None
         if self.standin is not None:
             self.standin.stop()
             self.standin = None
@@ -345,8 +355,12 @@ class LocalStack:
         invoker = InProcessAsyncInvoker(lambda: sync_function)
         self.sync_invoker = invoker
         # The sync's reserved concurrency bounds how many syncs run at once, as in Lambda; unreserved,
-        # one environment (the account pool is no bound worth emulating for one demo rider).
-        sync_function = LocalFunction.from_config(sync_config, _sync_handler(invoker), region=REGION)
+        # one environment (the account pool is no bound worth emulating for one demo rider). Each
+        # environment is a process of its own, so syncs never hold the API's GIL.
+        self._sync_environments = SyncEnvironments(environment_count(sync_config))
+        sync_function = LocalFunction.from_config(
+            sync_config, self._sync_environments.handler(invoker), region=REGION
+        )
         self.sync_function = sync_function
         functions: dict[str, LocalFunction] = {}
         for handler in {r.handler for r in resources.routes}:
@@ -396,24 +410,6 @@ class LocalStack:
             tiles_access=SignedCookieVerifier({LOCAL_TILES_KEY_PAIR_ID: bytes(tiles_key)}),
             basemap_style_url=settings.env(settings.BASEMAP_STYLE_URL),
         )
-
-
-def _sync_handler(invoker: InProcessAsyncInvoker) -> Callable[[dict[str, Any], Any], Any]:
-    """The sync Lambda's composition, its self-re-invocation (checkpoints) kept in-process.
-    Built on the first invocation, like a Lambda cold start."""
-    deps: Any = None
-    cold_start = threading.Lock()  # concurrent first invocations build one composition
-
-    def handler(event: dict[str, Any], context: Any) -> Any:
-        nonlocal deps
-        from ridelines.pipeline.lambda_entry import SyncDeps, handle_sync_event
-
-        with cold_start:
-            if deps is None:
-                deps = SyncDeps.from_environment(invoker=invoker)
-        return handle_sync_event(event, context, deps)
-
-    return handler
 
 
 def _user_handler(invoker: InProcessAsyncInvoker) -> Callable[[dict[str, Any], Any], Any]:
