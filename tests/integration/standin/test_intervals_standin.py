@@ -234,3 +234,14 @@ def test_listing_uses_only_fields_and_parameters_of_the_official_document(standi
     for activity in activities:
         assert set(activity) <= set(activity_schema), set(activity) - set(activity_schema)
         assert activity["source"] in activity_schema["source"]["enum"]
+
+
+def test_a_files_summary_is_remembered_by_content_and_handed_out_as_a_copy() -> None:
+    from ridelines_local.standin.intervals import read_fit_summary
+
+    data = fit_path(RIDE).read_bytes()
+    first = read_fit_summary(data)
+    assert first["has_gps"] and first["start"] is not None and first["sport"] == "cycling"
+    first["sport"] = "changed by a caller"
+    again = read_fit_summary(bytes(data))  # equal content, another object
+    assert again["sport"] == "cycling" and again["start"] == first["start"]
