@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Mapping
 from multiprocessing.pool import Pool
@@ -43,7 +44,7 @@ class SyncEnvironments:
         with self._lock:
             if self._pool is None:
                 self._pool = multiprocessing.get_context("spawn").Pool(
-                    processes=self.size, initializer=_lower_priority
+                    processes=self.size, initializer=_prepare_environment
                 )
             return self._pool
 
@@ -60,10 +61,13 @@ class SyncEnvironments:
 SYNC_NICENESS = 10
 
 
-def _lower_priority() -> None:
+def _prepare_environment() -> None:
     """Separate processes free the API from the GIL, but on a laptop's few cores the syncs' CPU
-    would still crowd it out; in AWS the API has its own. A lower priority gives it that back."""
+    would still crowd it out; in AWS the API has its own. A lower priority gives it that back.
+    Ctrl-C in the terminal reaches the whole process group: the serving process alone decides
+    (it stops the environments), so a sync is never interrupted half-way by the signal itself."""
     os.nice(SYNC_NICENESS)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class _CollectingInvoker:
