@@ -527,6 +527,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read standin.requests
         return
 
+    def handle(self) -> None:
+        # A client that goes away between requests (the local stack stopping a sync's process) is
+        # not the service's error: no traceback on the console.
+        try:
+            super().handle()
+        except ConnectionError:
+            self.close_connection = True
+
     # dispatch
     def do_GET(self) -> None:
         self._dispatch("GET")
