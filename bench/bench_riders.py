@@ -1,9 +1,10 @@
 """Many riders at once, through the local stack: 50 riders press Sync together; does the API hold up?
 
-The local stack (``ridelines_local.localstack``, what ``make demo`` serves) runs in this process with
-the stacks' templates synthesized with ``sync_reserved_concurrency`` = ``RESERVED``: its sync runner
-reads ``ReservedConcurrentExecutions`` from the template and runs at most that many syncs at once,
-the rest waiting like throttled async events in Lambda's queue. The stand-in intervals.icu holds
+The local stack (``ridelines_local.localstack``, what ``make demo`` serves) runs in this process (its
+sync environments in child processes) with the stacks' templates synthesized with
+``sync_reserved_concurrency`` = ``RESERVED``: it reads ``ReservedConcurrentExecutions`` from the
+template and runs at most that many syncs at once, the rest waiting like throttled async events in
+Lambda's queue. The stand-in intervals.icu holds
 ``RIDERS`` riders of ``RIDES`` synthetic rides each (``bench/fitgen.py``) behind a rate limit of
 ``RATE`` requests/s *per rider* (one token bucket per Authorization header).
 
