@@ -25,6 +25,8 @@ CHROMIUM_ARGS = [
     "--use-angle=swiftshader",
     "--enable-unsafe-swiftshader",
 ]
+# Software rendering costs per pixel: big enough for the panel and a map, no bigger.
+VIEWPORT = {"width": 1024, "height": 640}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TRACK_COLOURS = [
     [0xD7, 0x30, 0x1F],
@@ -183,7 +185,7 @@ def connect(page: Any, base: str) -> None:
 
 def test_connect_sync_see_the_rides_sign_out_and_connect_again(local_stack: Any, browser: Any) -> None:
     base = local_stack.url
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport=VIEWPORT)
     context.add_init_script(CSP_PROBE)
     page = context.new_page()
     errors: list[str] = []

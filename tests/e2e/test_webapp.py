@@ -33,6 +33,8 @@ CHROMIUM_ARGS = [
     "--use-angle=swiftshader",
     "--enable-unsafe-swiftshader",
 ]
+# Software rendering costs per pixel: big enough for the panel and a map, no bigger.
+VIEWPORT = {"width": 1024, "height": 640}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LAND = (0xF4, 0xF1, 0xEA)  # BASEMAP.land in web/app.js
 WATER = (0xA9, 0xCC, 0xE3)  # BASEMAP.water
@@ -133,7 +135,7 @@ def site(tiles_dir: Path) -> Iterator[websim.SimSite]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     context.add_init_script(CSP_PROBE)
     tab = context.new_page()
     problems: list[str] = []
@@ -359,7 +361,7 @@ def test_search_finds_a_ride_flies_there_and_the_url_round_trips(
     assert f"ride={target.id}" in url and "map=" in url
 
     # A bookmark / reload: the same view and the same ride.
-    again = browser.new_context(viewport={"width": 1280, "height": 800})
+    again = browser.new_context(viewport=VIEWPORT)
     again.add_init_script(CSP_PROBE)
     try:
         other = again.new_page()

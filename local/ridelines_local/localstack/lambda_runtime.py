@@ -12,7 +12,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ridelines_local.localstack.provision import FunctionConfig
 
 logger = logging.getLogger(__name__)
 
@@ -60,20 +63,57 @@ def load_handler(code_root: Path, handler: str) -> Handler:
     return entry
 
 
-class LocalFunction:
-    """One warm Lambda execution environment: invocations run one at a time, like in Lambda."""
+def environment_count(config: FunctionConfig) -> int:
+    """How many invocations of a function may run at once here: its reserved concurrency, else one."""
+    return config.reserved_concurrency or 1
 
-    def __init__(self, name: str, handler: Handler, *, timeout_seconds: int, region: str) -> None:
+
+class LocalFunction:
+    """A Lambda function's execution environments in this process.
+
+    ``concurrency`` is how many invocations may run at once: the function's reserved concurrency
+    when the template sets one, else 1 (one warm environment, invocations one at a time). A
+    caller past the bound waits for a free environment, as an async event waits in Lambda's
+    queue while the function is throttled. ``running`` and ``peak`` say how many ran at once."""
+
+    def __init__(
+        self, name: str, handler: Handler, *, timeout_seconds: int, region: str, concurrency: int = 1
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"{name}: concurrency must be at least 1, not {concurrency}")
         self.name = name
         self.handler = handler
         self.timeout_seconds = timeout_seconds
         self.region = region
-        self._lock = threading.Lock()
+        self.concurrency = concurrency
+        self.running = 0
+        self.peak = 0
+        self._environments = threading.BoundedSemaphore(concurrency)
+        self._count_lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: FunctionConfig, handler: Handler, *, region: str) -> LocalFunction:
+        """The function as the template declares it: its name, timeout and reserved concurrency."""
+        return cls(
+            config.name,
+            handler,
+            timeout_seconds=config.timeout_seconds,
+            region=region,
+            concurrency=environment_count(config),
+        )
 
     def __call__(self, event: dict[str, Any]) -> Any:
-        context = LocalLambdaContext(self.name, self.timeout_seconds, region=self.region)
-        with self._lock:
-            return self.handler(event, context)
+        with self._environments:
+            # The context (and its deadline) starts when an environment takes the event.
+            context = LocalLambdaContext(self.name, self.timeout_seconds, region=self.region)
+            with self._count_lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                return self.handler(event, context)
+            finally:
+                with self._count_lock:
+                    self.running -= 1
 
 
 class InProcessAsyncInvoker:

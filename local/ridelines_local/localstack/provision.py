@@ -43,6 +43,7 @@ class FunctionConfig:
     timeout_seconds: int
     environment: dict[str, str]
     unresolved: tuple[str, ...] = ()  # variables the local stack could not resolve (logged)
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions; None: the unreserved pool
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,7 @@ class Provisioner:
                 timeout_seconds=int(r.properties.get("Timeout", 3)),
                 environment=env,
                 unresolved=tuple(unresolved),
+                reserved_concurrency=_optional_int(r.properties.get("ReservedConcurrentExecutions")),
             )
 
     def _read_api(self, out: LocalResources) -> None:
@@ -301,3 +303,7 @@ class Provisioner:
         for r in resources(self.templates, "AWS::ApiGatewayV2::Api"):
             if r.properties.get("CorsConfiguration"):
                 out.cors = dict(r.properties["CorsConfiguration"])
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -30,7 +30,12 @@ from ridelines_local.localstack.authorizer import JwtAuthorizer
 from ridelines_local.localstack.demo import seed_standin
 from ridelines_local.localstack.events import Route
 from ridelines_local.localstack.gateway import ApiRoute, Gateway
-from ridelines_local.localstack.lambda_runtime import InProcessAsyncInvoker, LocalFunction, load_handler
+from ridelines_local.localstack.lambda_runtime import (
+    InProcessAsyncInvoker,
+    LocalFunction,
+    environment_count,
+    load_handler,
+)
 from ridelines_local.localstack.provision import (
     LOCAL_TILES_KEY_PAIR_ID,
     JwtAuthorizerConfig,
@@ -38,6 +43,7 @@ from ridelines_local.localstack.provision import (
     Provisioner,
 )
 from ridelines_local.localstack.signed_cookies import SignedCookieVerifier
+from ridelines_local.localstack.sync_environments import SyncEnvironments
 from ridelines_local.localstack.synth import load_templates
 from stacks.settings import WEB_VENDOR_DIRS
 
@@ -65,6 +71,9 @@ class LocalStackOptions:
     cache_dir: Path | None = None
     log_level: str = "WARNING"  # the Lambdas' Powertools log level
     standin_rate_limit: float = 10.0
+    # ``-c key=value`` settings for the synth, as the CDK CLI takes them (e.g. the load test's
+    # ``sync_reserved_concurrency``); part of the templates' cache key.
+    context_overrides: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_environment(cls, **overrides: Any) -> LocalStackOptions:
@@ -151,6 +160,8 @@ class LocalStack:
         self.resources: LocalResources | None = None
         self.standin: Any = None
         self.sync_invoker: InProcessAsyncInvoker | None = None
+        self.sync_function: LocalFunction | None = None
+        self._sync_environments: SyncEnvironments | None = None
         self._env = _EnvironmentPatch()
         self._moto: Any = None
         self._server: BaseWSGIServer | None = None
@@ -190,6 +201,9 @@ class LocalStack:
             self._server_thread = None
         if self.sync_invoker is not None and not self.sync_invoker.wait(timeout=5):
             logger.warning("local stack: a sync was still running at shutdown; it is abandoned")
+        if self._sync_environments is not None:
+            self._sync_environments.stop()
+            self._sync_environments = None
         if self.standin is not None:
             self.standin.stop()
             self.standin = None
@@ -246,7 +260,9 @@ class LocalStack:
     def _templates(self) -> dict[str, Any]:
         cache_dir = self.options.cache_dir or self.options.repo_root / ".cache" / "localstack"
         began = time.perf_counter()
-        templates, cached = load_templates(self.options.repo_root, cache_dir)
+        templates, cached = load_templates(
+            self.options.repo_root, cache_dir, overrides=self.options.context_overrides
+        )
         self.timings.templates_cached, self.timings.templates_s = cached, time.perf_counter() - began
         return templates
 
@@ -338,12 +354,14 @@ class LocalStack:
         sync_config = resources.function(SYNC_HANDLER)
         invoker = InProcessAsyncInvoker(lambda: sync_function)
         self.sync_invoker = invoker
-        sync_function = LocalFunction(
-            sync_config.name,
-            _sync_handler(invoker),
-            timeout_seconds=sync_config.timeout_seconds,
-            region=REGION,
+        # The sync's reserved concurrency bounds how many syncs run at once, as in Lambda; unreserved,
+        # one environment (the account pool is no bound worth emulating for one demo rider). Each
+        # environment is a process of its own, so syncs never hold the API's GIL.
+        self._sync_environments = SyncEnvironments(environment_count(sync_config))
+        sync_function = LocalFunction.from_config(
+            sync_config, self._sync_environments.handler(invoker), region=REGION
         )
+        self.sync_function = sync_function
         functions: dict[str, LocalFunction] = {}
         for handler in {r.handler for r in resources.routes}:
             config = resources.function(handler)
@@ -392,22 +410,6 @@ class LocalStack:
             tiles_access=SignedCookieVerifier({LOCAL_TILES_KEY_PAIR_ID: bytes(tiles_key)}),
             basemap_style_url=settings.env(settings.BASEMAP_STYLE_URL),
         )
-
-
-def _sync_handler(invoker: InProcessAsyncInvoker) -> Callable[[dict[str, Any], Any], Any]:
-    """The sync Lambda's composition, its self-re-invocation (checkpoints) kept in-process.
-    Built on the first invocation, like a Lambda cold start."""
-    deps: Any = None
-
-    def handler(event: dict[str, Any], context: Any) -> Any:
-        nonlocal deps
-        from ridelines.pipeline.lambda_entry import SyncDeps, handle_sync_event
-
-        if deps is None:
-            deps = SyncDeps.from_environment(invoker=invoker)
-        return handle_sync_event(event, context, deps)
-
-    return handler
 
 
 def _user_handler(invoker: InProcessAsyncInvoker) -> Callable[[dict[str, Any], Any], Any]:

@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,15 @@ def source_hash(repo_root: Path) -> str:
     return digest.hexdigest()
 
 
-def load_templates(repo_root: Path, cache_dir: Path, *, env_name: str = "dev") -> tuple[dict[str, Any], bool]:
-    """``({stack name: template}, came_from_cache)``."""
-    cache_file = cache_dir / f"templates-{env_name}-{source_hash(repo_root)[:20]}.json"
+def load_templates(
+    repo_root: Path, cache_dir: Path, *, env_name: str = "dev", overrides: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], bool]:
+    """``({stack name: template}, came_from_cache)``; ``overrides`` are ``-c key=value`` settings."""
+    context = [f"{key}={value}" for key, value in sorted((overrides or {}).items())]
+    key = source_hash(repo_root)
+    if context:
+        key = hashlib.sha256("\0".join([key, *context]).encode()).hexdigest()
+    cache_file = cache_dir / f"templates-{env_name}-{key[:20]}.json"
     if cache_file.is_file():
         return json.loads(cache_file.read_text()), True
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -64,6 +71,7 @@ def load_templates(repo_root: Path, cache_dir: Path, *, env_name: str = "dev") -
                 env_name,
                 "--cdk-out",
                 str(Path(tmp) / "cdk.out"),
+                *(arg for pair in context for arg in ("--context", pair)),
             ],
             cwd=repo_root,
             env=env,
@@ -79,16 +87,17 @@ def load_templates(repo_root: Path, cache_dir: Path, *, env_name: str = "dev") -
     with tempfile.NamedTemporaryFile("w", dir=cache_dir, suffix=".tmp", delete=False) as tmp_cache:
         tmp_cache.write(text)
     Path(tmp_cache.name).replace(cache_file)
-    for old in cache_dir.glob(f"templates-{env_name}-*.json"):
-        if old != cache_file:
-            old.unlink(missing_ok=True)
+    if not context:  # other settings' templates are kept: the load test and the demo alternate
+        for old in cache_dir.glob(f"templates-{env_name}-*.json"):
+            if old != cache_file:
+                old.unlink(missing_ok=True)
     return json.loads(text), False
 
 
-def synthesize(env_name: str, cdk_out: Path) -> dict[str, Any]:
+def synthesize(env_name: str, cdk_out: Path, overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
     import stacks  # the infrastructure package at the repository root (on PYTHONPATH)
 
-    app = stacks.build_app(env_name, outdir=str(cdk_out), build_layers=False)
+    app = stacks.build_app(env_name, outdir=str(cdk_out), build_layers=False, overrides=dict(overrides or {}))
     assembly = app.synth()
     artifacts = getattr(assembly, "stacks_recursively", None) or assembly.stacks
     return {artifact.stack_name: artifact.template for artifact in artifacts}
@@ -99,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--env", default="dev")
     parser.add_argument("--cdk-out", type=Path, required=True)
+    parser.add_argument("--context", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
-    args.out.write_text(json.dumps(synthesize(args.env, args.cdk_out)))
+    overrides = dict(pair.split("=", 1) for pair in args.context)
+    args.out.write_text(json.dumps(synthesize(args.env, args.cdk_out, overrides)))
     return 0
 
 

@@ -171,6 +171,23 @@ def test_rate_limit_answers_429_with_retry_after() -> None:
     assert limited and all(r.headers["Retry-After"] == "1" for r in limited)
 
 
+def test_a_per_caller_rate_limit_holds_each_rider_to_their_own_bucket() -> None:
+    """The load test's stand-in: one rider spending their burst leaves another's untouched."""
+    service = IntervalsStandin(rate_limit_per_second=0.01, burst=2, rate_limit_per_caller=True)
+    service.add_athlete("i1", name="A", api_key="k1")
+    service.add_athlete("i2", name="B", api_key="k2")
+
+    def get(key: str) -> int:
+        url = f"{service.base_url}/api/v1/athlete/0"
+        return requests.get(url, auth=("API_KEY", key), timeout=5).status_code
+
+    with service:
+        first = [get("k1") for _ in range(3)]
+        second = [get("k2") for _ in range(2)]
+    assert first == [200, 200, 429]
+    assert second == [200, 200]
+
+
 def test_injected_faults_fire_the_requested_number_of_times(standin: IntervalsStandin) -> None:
     standin.faults.inject(r"/file$", "503", times=1)
     standin.faults.inject(r"/file$", "truncate", times=1)
@@ -217,3 +234,14 @@ def test_listing_uses_only_fields_and_parameters_of_the_official_document(standi
     for activity in activities:
         assert set(activity) <= set(activity_schema), set(activity) - set(activity_schema)
         assert activity["source"] in activity_schema["source"]["enum"]
+
+
+def test_a_files_summary_is_remembered_by_content_and_handed_out_as_a_copy() -> None:
+    from ridelines_local.standin.intervals import read_fit_summary
+
+    data = fit_path(RIDE).read_bytes()
+    first = read_fit_summary(data)
+    assert first["has_gps"] and first["start"] is not None and first["sport"] == "cycling"
+    first["sport"] = "changed by a caller"
+    again = read_fit_summary(bytes(data))  # equal content, another object
+    assert again["sport"] == "cycling" and again["start"] == first["start"]

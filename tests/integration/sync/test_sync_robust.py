@@ -146,17 +146,25 @@ def test_rides_dated_in_the_future_or_before_1990_are_listed(world: SyncWorld) -
 # -- 2. failures stay scoped -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", ["403", "404", "410"])
-def test_one_files_refusal_is_that_activitys_outcome(world: SyncWorld, status: str) -> None:
-    world.standin.faults.inject(r"/activity/a3/file$", status, times=1)
+REFUSALS = {"a1": "403", "a2": "404", "a3": "410"}
+
+
+def test_each_files_refusal_is_that_activitys_outcome(world: SyncWorld) -> None:
+    """403, 404 and 410 on three files in one sync (one sync instead of one per status): each is
+    that activity's outcome only, never retried until the activity changes."""
+    for activity, status in REFUSALS.items():
+        world.standin.faults.inject(rf"/activity/{activity}/file$", status, times=1)
     result = world.trigger()
-    assert result["status"] == "succeeded" and set(world.tiles()) == RIDE_IDS - {"a3"}
-    entry = decode_index(world.blobs.get_bytes(INDEX_KEY) or b"").get("a3")
-    assert entry is not None and entry.status is EntryStatus.UNAVAILABLE and status in entry.reason
+    assert result["status"] == "succeeded" and set(world.tiles()) == RIDE_IDS - set(REFUSALS)
+    index = decode_index(world.blobs.get_bytes(INDEX_KEY) or b"")
+    for activity, status in REFUSALS.items():
+        entry = index.get(activity)
+        assert entry is not None and entry.status is EntryStatus.UNAVAILABLE and status in entry.reason
     downloads = world.downloads()
     assert world.trigger()["counts"]["unchanged"] == 4 and world.downloads() == downloads  # not retried...
-    world.standin.replace_file("a3", RIDES[2].read_bytes())  # ...until the activity changes
-    assert world.trigger()["counts"]["downloaded"] == 1 and "a3" in world.tiles()
+    for n, activity in enumerate(sorted(REFUSALS)):
+        world.standin.replace_file(activity, RIDES[n].read_bytes())  # ...until the activity changes
+    assert world.trigger()["counts"]["downloaded"] == len(REFUSALS) and set(world.tiles()) == RIDE_IDS
 
 
 def test_403_on_the_listing_fails_the_sync(world: SyncWorld) -> None:

@@ -102,16 +102,18 @@ def templates() -> dict[str, Any]:
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
     }
 
-    def function(handler: str, timeout: int, extra: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "Type": "AWS::Lambda::Function",
-            "Properties": {
-                "Handler": handler,
-                "FunctionName": f"ridelines-dev-{handler.split('.')[0]}",
-                "Timeout": timeout,
-                "Environment": {"Variables": {**common, **extra}},
-            },
+    def function(
+        handler: str, timeout: int, extra: dict[str, Any], reserved_concurrency: int | None = None
+    ) -> dict[str, Any]:
+        properties: dict[str, Any] = {
+            "Handler": handler,
+            "FunctionName": f"ridelines-dev-{handler.split('.')[0]}",
+            "Timeout": timeout,
+            "Environment": {"Variables": {**common, **extra}},
         }
+        if reserved_concurrency is not None:
+            properties["ReservedConcurrentExecutions"] = reserved_concurrency
+        return {"Type": "AWS::Lambda::Function", "Properties": properties}
 
     def integration(fn: str) -> dict[str, Any]:
         return {
@@ -165,6 +167,7 @@ def templates() -> dict[str, Any]:
                 "sync.handler.lambda_handler",
                 600,
                 {"CLOUDFRONT_DISTRIBUTION_ID": {"Ref": "SiteDistribution"}},
+                reserved_concurrency=3,
             ),
             "SiteDistribution": {"Type": "AWS::CloudFront::Distribution", "Properties": {}},
             "AuthIntegration": integration("AuthFunction"),

@@ -79,6 +79,8 @@ def test_lambda_environments_resolve_to_the_local_resources(provisioned) -> None
     assert resources.function("auth.handler.lambda_handler").unresolved == ("WELL_KNOWN_VERSION",)
     sync = resources.function("sync.handler.lambda_handler")
     assert sync.timeout_seconds == 600
+    assert sync.reserved_concurrency == 3  # the template's ReservedConcurrentExecutions
+    assert resources.function("user.handler.lambda_handler").reserved_concurrency is None
     assert sync.environment["CLOUDFRONT_DISTRIBUTION_ID"] == ""  # no CDN to invalidate locally
     with pytest.raises(UnresolvedReference):
         resources.function("nope.handler")
