@@ -9,6 +9,13 @@ merge publishes the whole history as usual. Each early map is built by parts
 (:mod:`ridelines.tile_parts`) with the same parts cache as the final one, so a year already
 complete is not tiled again at the end (the first map is the newest part alone).
 
+A map is also published whenever a **year becomes complete**: the sync says which years its
+committed rides started in (:meth:`EarlyMaps.after_commit`), and since downloads follow the
+listing newest first, every year but the oldest one seen is done. Each such map tiles the year
+just completed (once: it is then in the parts cache) and the few rides of the year just begun,
+so by the end of the downloads only the oldest year is left to tile and the final merge is
+short, instead of tiling most of a decade after the last download.
+
 Early maps are built in one background thread, so downloads and conversion never wait for
 Tippecanoe; a commit while one is being built starts none (it is built when that one is done).
 :meth:`EarlyMaps.wait` is called when downloads end: a map being built stops after the parts it
@@ -24,7 +31,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +64,7 @@ class EarlyMaps:
     publisher: TilesPublisher
     workdir: Path
     published_rides: int = 0
+    published_years: frozenset[str] = frozenset()  # the complete years of the last map
     publishes: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, rides)
 
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
@@ -64,16 +72,19 @@ class EarlyMaps:
     _busy: bool = field(default=False, init=False, repr=False)
     _pending: bool = field(default=False, init=False, repr=False)  # a commit came while busy
     _closing: bool = field(default=False, init=False, repr=False)
+    _years: frozenset[str] = field(default=frozenset(), init=False, repr=False)
 
     @property
     def started(self) -> bool:
         """Whether the first early map has been started (the sync then commits at its usual size)."""
         return self._thread is not None
 
-    def after_commit(self) -> None:
-        """Called after each staging commit: starts building a map of what is committed now in the
-        background, unless one is being built (then it checks again when that one is done)."""
+    def after_commit(self, years: Iterable[str] = ()) -> None:
+        """Called after each staging commit, with the years the committed rides started in:
+        starts building a map of what is committed now in the background, unless one is being
+        built (then it checks again when that one is done)."""
         with self._lock:
+            self._years = self._years | frozenset(years)
             if self._closing:
                 return
             if self._busy:
@@ -126,8 +137,16 @@ class EarlyMaps:
         staged = read_staged(self.blobs, self.staging_prefix)
         return {i: r for i, r in staged.items() if r.status is EntryStatus.TRACK}
 
+    def complete_years(self) -> frozenset[str]:
+        """Every year seen but the oldest: the listing is newest first, so those are done."""
+        with self._lock:
+            years = self._years
+        return years - {min(years)} if years else frozenset()
+
     def _maybe_publish(self, tracks: dict[str, StagedResult]) -> None:
-        if not tracks or len(tracks) < self.published_rides * GROWTH:
+        complete = self.complete_years()
+        grown = len(tracks) >= self.published_rides * GROWTH
+        if not tracks or not (grown or not complete <= self.published_years):
             return
         work = Path(tempfile.mkdtemp(prefix="early-", dir=self.workdir))
         try:
@@ -143,5 +162,6 @@ class EarlyMaps:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         self.published_rides = len(tracks)
+        self.published_years = complete
         self.publishes.append((time.monotonic(), len(tracks)))
         log.info("early map published with the %d newest rides", len(tracks))

@@ -306,6 +306,8 @@ class _Leg:
         self.leg_processed = 0
         self._prefetch: BatchPrefetcher | None = None  # batch downloads ahead of the converters
         self._early: EarlyMaps | None = None  # first sync: publish the newest rides early
+        self._year_of: dict[str, str] = {}  # activity id -> the year its part is named after
+        self._staged_years: set[str] = set()  # years of the rides staged so far (early maps)
         self._converter: Converter | None = None  # conversion in worker processes (or threads)
         self.last_save = 0.0
         self.started = time.perf_counter()
@@ -593,6 +595,9 @@ class _Leg:
                 self.job.publisher,
                 self.job.workdir,
             )
+            # the UTC year names the ride's tiles part (tile_parts.part_of); a year is complete
+            # once an older one is being staged, since downloads follow the listing newest first
+            self._year_of = {a.id: f"{a.start_date.year:04d}" for a, _h in to_fetch if a.start_date}
         try:
             while True:
                 while not exhausted and len(pending) < settings.workers * 2:
@@ -664,7 +669,7 @@ class _Leg:
             )
             self._save(phase=SyncPhase.DOWNLOAD)
             if self._early is not None:
-                self._early.after_commit()
+                self._early.after_commit(self._staged_years)
 
     def _record(self, batch: BatchWriter, outcome: _Outcome) -> None:
         if outcome.deferred:  # out of time: the next leg takes it, nothing is counted
@@ -689,6 +694,8 @@ class _Leg:
                 outcome.reason,
             )
         else:
+            if (year := self._year_of.get(outcome.activity_id)) is not None:
+                self._staged_years.add(year)
             if outcome.status is not EntryStatus.TRACK:
                 self.download_skips += 1
                 log.info("activity %s has no track: %s", outcome.activity_id, outcome.reason)

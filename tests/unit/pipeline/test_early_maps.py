@@ -1,5 +1,6 @@
 """Early maps of a first sync: built in the background from what is committed, published when the
-staged rides have grown GROWTH times, never after the sync has closed them."""
+staged rides have grown GROWTH times or a year has become complete, never after the sync has
+closed them."""
 
 from __future__ import annotations
 
@@ -85,6 +86,34 @@ def test_maps_are_published_as_the_staged_rides_grow(tmp_path: Path) -> None:
     world.early.join()
     assert world.recorder.published[-1] == world.first(FIRST_MAP_RIDES * GROWTH)
     assert [n for _t, n in world.early.publishes] == [FIRST_MAP_RIDES, FIRST_MAP_RIDES * GROWTH]
+
+
+def test_a_map_is_published_when_a_year_becomes_complete(tmp_path: Path) -> None:
+    """Downloads follow the listing newest first: once rides of an older year are staged, the
+    newer years are complete and their map goes out (their parts are then cached for the final
+    merge), though the rides have not grown GROWTH times."""
+    world = World(tmp_path)
+    world.commit(FIRST_MAP_RIDES)
+    world.early.after_commit({"2026"})
+    world.early.join()
+    world.commit(5)
+    world.early.after_commit({"2026"})  # same year, not grown: nothing new to show
+    world.early.join()
+    assert len(world.recorder.published) == 1
+    world.commit(5)
+    world.early.after_commit({"2026", "2025"})  # 2025 begun: 2026 is complete
+    world.early.join()
+    assert world.recorder.published[-1] == world.first(FIRST_MAP_RIDES + 10)
+    assert world.early.published_years == {"2026"}
+    world.commit(5)
+    world.early.after_commit({"2025"})
+    world.early.join()
+    assert len(world.recorder.published) == 2  # 2025 still going
+    world.commit(5)
+    world.early.after_commit({"2024"})
+    world.early.join()
+    assert len(world.recorder.published) == 3
+    assert world.early.complete_years() == {"2026", "2025"}
 
 
 def test_a_commit_during_a_build_is_published_after_it(tmp_path: Path) -> None:
