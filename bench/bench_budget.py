@@ -27,10 +27,10 @@ overrides the size). Lambda gives a 2 GB function about 1.2 vCPU; this machine's
 are not that, so the leg walls are this machine's, not Lambda's.
 
 Cost on the 2-core development machine (shared, load 2-7): generating the corpus once, ~56 s per
-5,000 rides (~8 min at 50,000); the 5,000-ride sync 160-225 s in one leg; at 50,000 the first leg
-converted 17,176 rides in its 540 s, so the whole sync takes about 30 min there today, bound by
-conversion (~10 ms of CPU a ride), the listing (~60 s a leg for 50,000 entries from the stand-in)
-and each leg's first early map (a continuing leg republishes what is staged).
+5,000 rides (~8 min at 50,000); the 5,000-ride sync 160-225 s in one leg; the 50,000-ride sync
+2,107 s in 4 legs (2026-11-30, load ~5), so over 25 min there today, bound by conversion (~10 ms
+of CPU a ride), the listing (~25-60 s a leg for 50,000 entries from the stand-in) and each
+continuing leg's first early map (it republishes everything staged: 3-4.5 min at 17,000-42,000).
 """
 
 from __future__ import annotations
