@@ -113,8 +113,11 @@ def ride(
     *,
     centre: tuple[float, float] = ZURICH,
     radius_km: float = 100.0,
+    every_s: int = 1,
 ) -> bytes:
-    """One 1 Hz ride of ``round(hours * 3600)`` points; see the module docstring."""
+    """One 1 Hz ride of ``round(hours * 3600)`` points; see the module docstring. ``every_s`` > 1
+    writes a record only every that many seconds (and the last one), like a bike computer's
+    "smart" recording: the same ride, fewer records."""
     rnd = random.Random(seed)
     points = max(2, round(hours * 3600))
     # start anywhere within radius_km of the centre (uniform over the disc)
@@ -149,14 +152,15 @@ def ride(
     dlat = dlon = climb = 0.0
     for k in range(points):
         recorded = distance
-        out += pack(
-            head,
-            t0 + k,
-            round(lat * semi),
-            round(lon * semi),
-            round((alt + 500.0) * 5.0),
-            round(distance * 100.0),
-        )
+        if every_s == 1 or not k % every_s or k == points - 1:
+            out += pack(
+                head,
+                t0 + k,
+                round(lat * semi),
+                round(lon * semi),
+                round((alt + 500.0) * 5.0),
+                round(distance * 100.0),
+            )
         if not k % STEER_S:
             # steer every few seconds (1 Hz positions in between): cheaper, and still road-like
             if rand() < 0.004 * STEER_S:  # a junction about every 4 minutes

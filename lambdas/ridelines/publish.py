@@ -60,7 +60,6 @@ class PublishResult:
     changed: bool  # False when the same bytes were already published
     previous_key: str | None = None
     upload_seconds: float = 0.0
-    invalidation_seconds: float = 0.0  # always 0: publishing invalidates nothing (module docstring)
     keys: Mapping[str, str] = field(default_factory=dict)  # every published artifact by kind
 
 

@@ -42,7 +42,6 @@ from ridelines.pipeline.sync import (
     run_leg,
 )
 from ridelines.ports import (
-    CdnInvalidator,
     ErasableBlobStore,
     SyncInvoker,
     SyncStateRepository,
@@ -98,7 +97,8 @@ class SyncDeps:
     users: UserRepository
     cipher: TokenCipher
     blobs: ErasableBlobStore
-    cdn: CdnInvalidator
+    # no CDN invalidator: published keys are content-hashed, so a publish invalidates nothing
+    # (ridelines.publish); erasure's one invalidation is the user API's
     invoker: SyncInvoker
     intervals_url: str = field(default_factory=settings.intervals_url)
     sync_settings: SyncSettings = field(default_factory=SyncSettings)
@@ -115,7 +115,6 @@ class SyncDeps:
         def lazy(name: str, build: Callable[[], Any]) -> Any:
             return overrides.pop(name) if name in overrides else build()
 
-        from ridelines.adapters.aws.cloudfront import CloudFrontInvalidator
         from ridelines.adapters.aws.invoker import LambdaSyncInvoker
         from ridelines.adapters.aws.kms import KmsTokenCipher
         from ridelines.adapters.aws.s3 import S3BlobStore
@@ -127,7 +126,6 @@ class SyncDeps:
             users=lazy("users", lambda: DynamoUserRepository(_required(settings.USERS_TABLE_NAME))),
             cipher=lazy("cipher", lambda: KmsTokenCipher(_required(settings.TOKEN_KMS_KEY_ID))),
             blobs=lazy("blobs", lambda: S3BlobStore(_required(settings.S3_BUCKET))),
-            cdn=lazy("cdn", lambda: CloudFrontInvalidator(settings.env(settings.CLOUDFRONT_DISTRIBUTION_ID))),
             invoker=lazy(
                 "invoker",
                 lambda: LambdaSyncInvoker(

@@ -154,10 +154,8 @@ class SyncSettings:
     publish_reserve_seconds: float = 180.0  # hand publishing to a fresh leg below this
     max_legs: int = 50
     include_virtual: bool = False
-    # issue 12, off by default until the Lambda tests that pin one publish per sync and per-file
-    # requests are updated (the command line and the benchmarks turn them on):
-    batch_downloads: bool = False  # download-fit-files batches ahead of the converters
-    early_maps: bool = False  # a first sync publishes its newest rides early
+    batch_downloads: bool = True  # download-fit-files batches ahead of the converters (issue 12)
+    early_maps: bool = True  # a first sync publishes its newest rides early (issue 12)
     progress_interval_seconds: float = 2.0
     # conversion processes (:mod:`.convert_pool`); 1 converts in the download threads. Not in
     # Lambda (no /dev/shm for the pool's semaphores): the command line and benchmarks use
@@ -906,10 +904,6 @@ class _Leg:
             job.reporter.metric(
                 "sync.s3.upload.duration", (archive_upload + result.upload_seconds) * 1000, "Milliseconds"
             )
-            if result.previous_key and result.changed:
-                job.reporter.metric(
-                    "cloudfront.invalidation.duration", result.invalidation_seconds * 1000, "Milliseconds"
-                )
             job.blobs.put_bytes(
                 job.layout.index_key,
                 encode_index(ActivityIndex(final.values())),

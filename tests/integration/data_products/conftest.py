@@ -143,7 +143,6 @@ def rider(aws: None, standin: IntervalsStandin, tmp_path: Path) -> Rider:
         users=users,
         cipher=cipher,
         blobs=blobs,  # type: ignore[arg-type]
-        cdn=cdn,
         invoker=RecordingInvoker(),
         intervals_url=standin.base_url,
         workdir=work,

@@ -114,7 +114,7 @@ class SyncWorld:
     standin: IntervalsStandin
     deps: SyncDeps
     invoker: InProcessInvoker
-    cdn: RecordingInvalidator
+    cdn: RecordingInvalidator  # the user API's (tests/integration/privacy); the sync has none
     states: DynamoSyncStateRepository
     users: DynamoUserRepository
     blobs: S3BlobStore
@@ -189,7 +189,6 @@ def world(aws: None, standin: IntervalsStandin, tmp_path: Path) -> SyncWorld:
         users=users,
         cipher=cipher,
         blobs=blobs,
-        cdn=cdn,
         invoker=invoker,
         intervals_url=standin.base_url,
         workdir=work,

@@ -93,3 +93,11 @@ def test_ride_decodes_identically_with_fitdecode_and_ridelines(seed: int, hours:
     assert coords[0][:2] == pytest.approx([first[2] * semi, first[1] * semi], abs=1e-6)
     assert coords[-1][:2] == pytest.approx([last[2] * semi, last[1] * semi], abs=1e-6)
     assert coords[0][2] == pytest.approx(first[3], abs=0.2)
+
+
+def test_smart_recording_keeps_every_nth_record_of_the_same_ride() -> None:
+    # bench/bench_budget.py's commutes: one record every 5 s (and the last), the same track and session
+    every_second, _, _ = _fitdecode(ride(3, START, 0.05))
+    records, session, _ = _fitdecode(ride(3, START, 0.05, every_s=5))
+    assert records == [r for k, r in enumerate(every_second) if k % 5 == 0 or k == len(every_second) - 1]
+    assert session == _fitdecode(ride(3, START, 0.05))[1]

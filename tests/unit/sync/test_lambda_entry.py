@@ -12,7 +12,6 @@ from ridelines.adapters.memory import (
     MemoryBlobStore,
     MemorySyncStateRepository,
     MemoryUserRepository,
-    RecordingInvalidator,
     RecordingInvoker,
 )
 from ridelines.errors import ConfigurationError
@@ -39,7 +38,6 @@ def deps() -> SyncDeps:
         users=MemoryUserRepository(),
         cipher=FakeCipher(),
         blobs=MemoryBlobStore(),
-        cdn=RecordingInvalidator(),
         invoker=RecordingInvoker(),
         intervals_url="http://127.0.0.1:9",
         clock=lambda: NOW,
