@@ -3,8 +3,8 @@
 The listing comes newest first and downloads follow it, so the first committed staging batch
 holds the rider's newest rides. When a sync starts with no published map, its first staging
 batch is committed early (:data:`FIRST_MAP_RIDES` results, not the usual batch size), the map of
-every committed batch is published after it, then again each time the staged rides have grown
-:data:`GROWTH` times (10, 80, 640... rides: a few publishes, not one per batch), and the final
+every committed batch is published after it, then again once the staged rides have grown
+:data:`GROWTH` times (10, then 80 rides: two quick maps of the newest year), and the final
 merge publishes the whole history as usual. Each early map is built by parts
 (:mod:`ridelines.tile_parts`) with the same parts cache as the final one, so a year already
 complete is not tiled again at the end (the first map is the newest part alone).
@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 
 GROWTH = 8
 FIRST_MAP_RIDES = 10  # the first staging batch of a first sync: the first map's rides
+# Growth publishes stop once a map of this many rides is out; from then on a map goes out when a
+# year is complete. A growth map of the year in progress is tiled again at the next map, so a
+# third one (640 rides) would cost a tenth of the sync's tiling to show the same year a bit sooner.
+GROWTH_MAPS_UNTIL = FIRST_MAP_RIDES * GROWTH
 
 
 # (archive, out.pmtiles, workdir, stop): ``stop()`` turns true when the sync has closed early
@@ -63,7 +67,7 @@ class EarlyMaps:
     build: MapBuilder
     publisher: TilesPublisher
     workdir: Path
-    published_rides: int = 0
+    published_rides: int = 0  # a continuing leg starts from what earlier legs staged (and published)
     published_years: frozenset[str] = frozenset()  # the complete years of the last map
     publishes: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, rides)
 
@@ -76,16 +80,22 @@ class EarlyMaps:
 
     @property
     def started(self) -> bool:
-        """Whether the first early map has been started (the sync then commits at its usual size)."""
-        return self._thread is not None
+        """Whether the first early map has been started, or earlier legs published one (the sync
+        then commits at its usual size)."""
+        return self._thread is not None or self.published_rides > 0
 
-    def after_commit(self, years: Iterable[str] = ()) -> None:
-        """Called after each staging commit, with the years the committed rides started in:
-        starts building a map of what is committed now in the background, unless one is being
-        built (then it checks again when that one is done)."""
+    def after_commit(self, years: Iterable[str] = (), staged_tracks: int | None = None) -> None:
+        """Called after each staging commit, with the years the committed rides started in and,
+        when the sync counts them, how many tracks are staged: starts building a map of what is
+        committed now in the background, unless one is being built (then it checks again when
+        that one is done). With a count, a commit that would not publish reads nothing: the
+        staging markers are read only for a map that goes out (not once per commit, which is
+        hundreds of thousands of GETs over a 50,000-ride sync)."""
         with self._lock:
             self._years = self._years | frozenset(years)
             if self._closing:
+                return
+            if staged_tracks is not None and not self._busy and not self._due(staged_tracks):
                 return
             if self._busy:
                 self._pending = True
@@ -143,10 +153,17 @@ class EarlyMaps:
             years = self._years
         return years - {min(years)} if years else frozenset()
 
+    def _due(self, tracks: int) -> bool:
+        years = self._years
+        complete = years - {min(years)} if years else frozenset()
+        grown = self.published_rides < GROWTH_MAPS_UNTIL and tracks >= self.published_rides * GROWTH
+        return tracks > 0 and (grown or not complete <= self.published_years)
+
     def _maybe_publish(self, tracks: dict[str, StagedResult]) -> None:
         complete = self.complete_years()
-        grown = len(tracks) >= self.published_rides * GROWTH
-        if not tracks or not (grown or not complete <= self.published_years):
+        with self._lock:
+            due = self._due(len(tracks))
+        if not due:
             return
         work = Path(tempfile.mkdtemp(prefix="early-", dir=self.workdir))
         try:

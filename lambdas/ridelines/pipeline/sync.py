@@ -306,6 +306,7 @@ class _Leg:
         self._early: EarlyMaps | None = None  # first sync: publish the newest rides early
         self._year_of: dict[str, str] = {}  # activity id -> the year its part is named after
         self._staged_years: set[str] = set()  # years of the rides staged so far (early maps)
+        self._staged_tracks = 0  # tracks staged by this sync so far (early maps)
         self._converter: Converter | None = None  # conversion in worker processes (or threads)
         self.last_save = 0.0
         self.started = time.perf_counter()
@@ -586,12 +587,16 @@ class _Leg:
         if settings.batch_downloads:
             self._prefetch = start_batch_prefetch(client, self.job.intervals_athlete_id, to_fetch)
         if settings.early_maps and to_fetch and self.job.publisher.current_key() is None:  # a first sync
+            if self.checkpoint.staged_batches:  # a later leg: its first map is not the first map
+                staged = read_staged(self.job.blobs, self.job.layout.staging_prefix)
+                self._staged_tracks = sum(r.status is EntryStatus.TRACK for r in staged.values())
             self._early = EarlyMaps(
                 self.job.blobs,
                 self.job.layout.staging_prefix,
                 self._build_early_tiles,
                 self.job.publisher,
                 self.job.workdir,
+                published_rides=self._staged_tracks,
             )
             # the UTC year names the ride's tiles part (tile_parts.part_of); a year is complete
             # once an older one is being staged, since downloads follow the listing newest first
@@ -667,7 +672,7 @@ class _Leg:
             )
             self._save(phase=SyncPhase.DOWNLOAD)
             if self._early is not None:
-                self._early.after_commit(self._staged_years)
+                self._early.after_commit(self._staged_years, self._staged_tracks)
 
     def _record(self, batch: BatchWriter, outcome: _Outcome) -> None:
         if outcome.deferred:  # out of time: the next leg takes it, nothing is counted
@@ -694,7 +699,9 @@ class _Leg:
         else:
             if (year := self._year_of.get(outcome.activity_id)) is not None:
                 self._staged_years.add(year)
-            if outcome.status is not EntryStatus.TRACK:
+            if outcome.status is EntryStatus.TRACK:
+                self._staged_tracks += 1
+            else:
                 self.download_skips += 1
                 log.info("activity %s has no track: %s", outcome.activity_id, outcome.reason)
             batch.add(
@@ -922,11 +929,19 @@ class _Leg:
         job = self.job
         privacy = job.privacy()
         pmtiles = workdir / "activities.pmtiles"
-        self._build_tiles(archive, pmtiles, workdir, privacy)
-        # rides list, explorer layer and export: from the archive's true tracks, one pass
-        products = products_for_publish(
-            job.blobs, job.layout.archive_key, archive, workdir, include_virtual=self.settings.include_virtual
-        )
+        # rides list, explorer layer and export: from the archive's true tracks, one pass; in a
+        # thread while Tippecanoe (other processes) tiles, so the two overlap instead of adding up
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-products") as pool:
+            products_built = pool.submit(
+                products_for_publish,
+                job.blobs,
+                job.layout.archive_key,
+                archive,
+                workdir,
+                include_virtual=self.settings.include_virtual,
+            )
+            self._build_tiles(archive, pmtiles, workdir, privacy)
+            products = products_built.result()
         result = job.publisher.publish(pmtiles, products)
         version = privacy_version(privacy)
         if version != published_privacy_version(job.blobs, job.layout):

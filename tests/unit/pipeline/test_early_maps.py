@@ -13,7 +13,7 @@ from typing import Any
 from ridelines.adapters.memory import MemoryBlobStore
 from ridelines.archive import iter_features
 from ridelines.index import EntryStatus
-from ridelines.pipeline.early_map import FIRST_MAP_RIDES, GROWTH, EarlyMaps
+from ridelines.pipeline.early_map import FIRST_MAP_RIDES, GROWTH, GROWTH_MAPS_UNTIL, EarlyMaps
 from ridelines.pipeline.staging import BatchWriter
 
 PREFIX = "athletes/a/staging/"
@@ -116,6 +116,23 @@ def test_a_map_is_published_when_a_year_becomes_complete(tmp_path: Path) -> None
     assert world.early.complete_years() == {"2026", "2025"}
 
 
+def test_growth_maps_stop_after_two_then_only_complete_years_publish(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    for rides in (FIRST_MAP_RIDES, FIRST_MAP_RIDES * GROWTH):
+        world.commit(rides - world.rides)
+        world.early.after_commit({"2026"}, world.rides)
+        world.early.join()
+    assert [n for _t, n in world.early.publishes] == [FIRST_MAP_RIDES, GROWTH_MAPS_UNTIL]
+    world.commit(GROWTH_MAPS_UNTIL * GROWTH)  # grown 8x again, still 2026: re-tiling it shows nothing new
+    world.early.after_commit({"2026"}, world.rides)
+    world.early.join()
+    assert len(world.early.publishes) == 2
+    world.commit(1)
+    world.early.after_commit({"2025"}, world.rides)  # 2026 is complete
+    world.early.join()
+    assert [n for _t, n in world.early.publishes][-1] == world.rides
+
+
 def test_a_commit_during_a_build_is_published_after_it(tmp_path: Path) -> None:
     world = World(tmp_path)
     world.recorder.release.clear()  # Tippecanoe is slow
@@ -158,3 +175,60 @@ def test_a_map_being_built_when_downloads_end_is_stopped_and_not_published(tmp_p
     assert not closer.is_alive()
     assert world.recorder.stops == [True]  # the builder was told to stop before its next part
     assert world.recorder.published == [] and world.early.publishes == []
+
+
+class CountingReads(MemoryBlobStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get_bytes(self, key: str) -> bytes | None:
+        self.reads += 1
+        return super().get_bytes(key)
+
+
+def test_a_commit_that_publishes_nothing_reads_no_staging(tmp_path: Path) -> None:
+    """Told how many tracks are staged, a commit that would not publish reads no staging marker
+    (a 50,000-ride sync commits about a thousand batches: reading every marker each time is
+    hundreds of thousands of GETs)."""
+    world = World(tmp_path)
+    world.blobs = CountingReads()
+    world.early = EarlyMaps(world.blobs, PREFIX, world.recorder.build, world.recorder, tmp_path)  # type: ignore[arg-type]
+    world.commit(FIRST_MAP_RIDES)
+    world.early.after_commit({"2026"}, FIRST_MAP_RIDES)
+    world.early.join()
+    assert len(world.recorder.published) == 1 and world.blobs.reads > 0
+    world.blobs.reads = 0
+    for _ in range(5):
+        world.commit(FIRST_MAP_RIDES)
+        world.early.after_commit({"2026"}, world.rides)  # same year, not grown GROWTH times
+    world.early.join()
+    assert world.blobs.reads == 0 and len(world.recorder.published) == 1
+    world.commit(1)
+    world.early.after_commit({"2026", "2025"}, world.rides)
+    world.early.join()
+    assert world.recorder.published[-1] == world.first(world.rides)
+
+
+def test_a_later_leg_does_not_republish_what_earlier_legs_staged(tmp_path: Path) -> None:
+    """A first sync's later leg starts from the rides earlier legs staged: its first commit is
+    not a "first map" (no small batch, no republish of everything); the next complete year is."""
+    world = World(tmp_path)
+    world.commit(500)
+    world.early = EarlyMaps(
+        world.blobs,
+        PREFIX,
+        world.recorder.build,
+        world.recorder,  # type: ignore[arg-type]
+        tmp_path,
+        published_rides=500,
+    )
+    assert world.early.started  # the sync commits at its usual batch size
+    world.commit(FIRST_MAP_RIDES)
+    world.early.after_commit({"2021"}, world.rides)
+    world.early.join()
+    assert world.recorder.published == []
+    world.commit(FIRST_MAP_RIDES)
+    world.early.after_commit({"2021", "2020"}, world.rides)
+    world.early.join()
+    assert world.recorder.published == [world.first(world.rides)]
