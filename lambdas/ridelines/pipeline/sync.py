@@ -624,7 +624,7 @@ class _Leg:
                     self._commit(batch)
                 elif time.monotonic() - self.last_save >= settings.progress_interval_seconds:
                     self._save(phase=SyncPhase.DOWNLOAD)
-            self._commit(batch)
+            self._commit(batch, last=True)
             if self.out_of_time:
                 exhausted = False
         except BaseException:
@@ -635,7 +635,7 @@ class _Leg:
                 if future.done() and not future.cancelled() and future.exception() is None:
                     self._record(batch, future.result())
             try:
-                self._commit(batch)
+                self._commit(batch, last=True)
             except Exception:
                 log.exception("could not commit the last staging batch")
                 batch.discard()
@@ -659,7 +659,9 @@ class _Leg:
             or time.monotonic() - batch.started >= s.batch_seconds
         )
 
-    def _commit(self, batch: BatchWriter) -> None:
+    def _commit(self, batch: BatchWriter, *, last: bool = False) -> None:
+        """``last``: the leg's downloads are over, so no early map is started from this commit
+        (the final merge, or the next leg, follows at once and would only stop it)."""
         if batch.commit():
             self.checkpoint = self.checkpoint.model_copy(
                 update={
@@ -671,7 +673,7 @@ class _Leg:
                 }
             )
             self._save(phase=SyncPhase.DOWNLOAD)
-            if self._early is not None:
+            if self._early is not None and not last:
                 self._early.after_commit(self._staged_years, self._staged_tracks)
 
     def _record(self, batch: BatchWriter, outcome: _Outcome) -> None:

@@ -100,7 +100,7 @@ def sync(
             states=states,
             workdir=Path(work),
             # per-file downloads, so the gate holds them (batches with early maps: bench_first_sync)
-            settings=SyncSettings(workers=WORKERS, batch_size=3, early_maps=True),
+            settings=SyncSettings(workers=WORKERS, batch_size=3, early_maps=True, batch_downloads=False),
         )
         assert run_leg(job).status is LegStatus.SUCCEEDED
 
