@@ -6,6 +6,7 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -86,6 +87,18 @@ def test_a_sync_running_when_the_account_is_deleted_cannot_bring_its_row_back() 
 def test_two_triggers_at_once_one_wins() -> None:
     make_table("syncs")
     repo = DynamoSyncStateRepository("syncs")
+    # DynamoDB applies writes to one item one at a time (the condition is checked atomically with
+    # the write); moto's in-process backend does not, so under load both conditions could pass
+    # before either write. Serialising the calls gives moto DynamoDB's guarantee and leaves the race
+    # between the two triggers (which one wins) as it is.
+    put_item = repo._client.put_item
+    one_at_a_time = threading.Lock()
+
+    def serialised_put_item(**kwargs: Any) -> Any:
+        with one_at_a_time:
+            return put_item(**kwargs)
+
+    repo._client.put_item = serialised_put_item
     results: list[str] = []
     barrier = threading.Barrier(2)
 
