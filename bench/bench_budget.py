@@ -26,11 +26,10 @@ Run as ``python -m bench.bench_budget`` (``BENCH_QUICK=1``: 5,000 activities; ``
 overrides the size). Lambda gives a 2 GB function about 1.2 vCPU; this machine's 2 shared cores
 are not that, so the leg walls are this machine's, not Lambda's.
 
-Cost on the 2-core development machine (shared, load 2-7): generating the corpus once, ~56 s per
-5,000 rides (~8 min at 50,000); the 5,000-ride sync 160-225 s in one leg; the 50,000-ride sync
-2,107 s in 4 legs (2026-11-30, load ~5), so over 25 min there today, bound by conversion (~10 ms
-of CPU a ride), the listing (~25-60 s a leg for 50,000 entries from the stand-in) and each
-continuing leg's first early map (it republishes everything staged: 3-4.5 min at 17,000-42,000).
+Cost on the 2-core development machine (shared): generating the corpus once, ~56 s per 5,000
+rides (~8 min at 50,000, then cached); the 50,000-ride sync took 2,107 s in 4 legs when every
+later leg republished everything staged as its first early map, and 926 s in 2 legs once a later
+leg starts from what is staged and early maps follow complete years (2026-11-30, bench/RESULTS.md).
 """
 
 from __future__ import annotations
