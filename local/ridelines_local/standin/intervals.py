@@ -558,6 +558,14 @@ class _Handler(BaseHTTPRequestHandler):
         except (ConnectionError, BrokenPipeError):
             self._set_status(-1)
 
+    def _discard_body(self) -> None:
+        """Read an unread request body before an early answer: on a kept-alive connection its
+        bytes would otherwise be parsed as the next request (a refused token exchange's form
+        turned the client's next request into a 501)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > 0:
+            self.rfile.read(length)
+
     def _set_status(self, status: int) -> None:
         """Record the answer's status before any byte of it is sent (tests read it right after)."""
         with self.standin._lock:
@@ -572,6 +580,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
             return
         if fault in {"500", "502", "503"}:
+            self._discard_body()
             return self._json(
                 int(fault), {"status": int(fault), "error": "java.lang.RuntimeException: stand-in"}
             )
@@ -582,6 +591,7 @@ class _Handler(BaseHTTPRequestHandler):
             and self.standin.rate_limiter_for(self.headers.get("Authorization")).take() > 0
         )
         if fault == "429" or limited:
+            self._discard_body()
             self._set_status(429)
             self.send_response(429)
             self.send_header("Retry-After", str(self.standin.retry_after_seconds))
@@ -592,6 +602,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
             return
         if fault in {"401", "403", "404", "410", "422"}:
+            self._discard_body()
             return self._json(int(fault), {"status": int(fault), "error": "Access denied"})
 
         if path == "/oauth/authorize":

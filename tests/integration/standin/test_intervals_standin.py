@@ -245,3 +245,17 @@ def test_a_files_summary_is_remembered_by_content_and_handed_out_as_a_copy() -> 
     first["sport"] = "changed by a caller"
     again = read_fit_summary(bytes(data))  # equal content, another object
     assert again["sport"] == "cycling" and again["start"] == first["start"]
+
+
+def test_a_refused_post_leaves_a_kept_alive_connection_usable() -> None:
+    """A 429 before the body is read must still consume it: on the same connection the next
+    request is answered as itself, not parsed from the leftover form (which gave a 501)."""
+    service = IntervalsStandin(rate_limit_per_second=0.01, burst=1)
+    service.add_athlete("i1", name="A", api_key="k")
+    form = {"grant_type": "authorization_code", "code": "nope", "client_id": "c", "client_secret": "s"}
+    with service, requests.Session() as session:
+        first = session.post(f"{service.base_url}/api/oauth/token", data=form, timeout=5)
+        refused = session.post(f"{service.base_url}/api/oauth/token", data=form, timeout=5)
+        again = session.post(f"{service.base_url}/api/oauth/token", data=form, timeout=5)
+    assert first.status_code != 429  # the one token in the bucket
+    assert refused.status_code == 429 and again.status_code == 429  # not 501
