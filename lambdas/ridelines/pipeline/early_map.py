@@ -20,8 +20,9 @@ Early maps are built in one background thread, so downloads and conversion never
 Tippecanoe; a commit while one is being built starts none (it is built when that one is done).
 :meth:`EarlyMaps.wait` is called when downloads end: a map being built stops after the parts it
 is tiling (the final merge reuses them) and is not published, so an early map never lands after
-the complete one and the final merge does not wait for a map nobody will see. Early maps never touch the archive or the index: a crash leaves the final merge
-exactly as it was. A failed early publish is logged, never fatal.
+the complete one and the final merge does not wait for a map nobody will see. Early maps never
+touch the archive or the index: a crash leaves the final merge exactly as it was. A failed early
+publish is logged, never fatal.
 """
 
 from __future__ import annotations
@@ -150,19 +151,16 @@ class EarlyMaps:
     def complete_years(self) -> frozenset[str]:
         """Every year seen but the oldest: the listing is newest first, so those are done."""
         with self._lock:
-            years = self._years
-        return years - {min(years)} if years else frozenset()
+            return _all_but_oldest(self._years)
 
     def _due(self, tracks: int) -> bool:
-        years = self._years
-        complete = years - {min(years)} if years else frozenset()
+        """Called under ``_lock``."""
         grown = self.published_rides < GROWTH_MAPS_UNTIL and tracks >= self.published_rides * GROWTH
-        return tracks > 0 and (grown or not complete <= self.published_years)
+        return tracks > 0 and (grown or not _all_but_oldest(self._years) <= self.published_years)
 
     def _maybe_publish(self, tracks: dict[str, StagedResult]) -> None:
-        complete = self.complete_years()
-        with self._lock:
-            due = self._due(len(tracks))
+        with self._lock:  # one snapshot: what is judged due is what is recorded as published
+            due, complete = self._due(len(tracks)), _all_but_oldest(self._years)
         if not due:
             return
         work = Path(tempfile.mkdtemp(prefix="early-", dir=self.workdir))
@@ -182,3 +180,7 @@ class EarlyMaps:
         self.published_years = complete
         self.publishes.append((time.monotonic(), len(tracks)))
         log.info("early map published with the %d newest rides", len(tracks))
+
+
+def _all_but_oldest(years: frozenset[str]) -> frozenset[str]:
+    return years - {min(years)} if years else frozenset()
