@@ -18,6 +18,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import FAIL
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
 HEADER = (
@@ -69,7 +71,7 @@ def main(argv: list[str]) -> int:
             + f"\n\n_`{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
             f"Python {platform.python_version()}, {os.cpu_count()} CPUs: took {took:.1f} s._\n"
         )
-        failed |= "**FAIL**" in section
+        failed |= FAIL in section
         RESULTS.write_text(render(sections))  # after each module: a later crash keeps this one
     print(RESULTS.read_text())
     return 1 if failed else 0

@@ -50,6 +50,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import verdict
+
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 N = int(os.environ.get("BENCH_BUDGET_N") or (5_000 if QUICK else 50_000))
@@ -408,10 +410,6 @@ def _env() -> dict[str, str]:
     }
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "**FAIL**"
-
-
 def run() -> str:
     print(f"   generating {N:,} rides (cached)", file=sys.stderr, flush=True)
     started = time.perf_counter()
@@ -483,7 +481,7 @@ def _section(report: dict[str, Any], requests: dict[str, int], sampler: Sampler,
     lines = [
         f"## Lambda budget (bench_budget): {N:,} activities{note}",
         "",
-        f"{_verdict(ok)}: the sync {status} in **{len(legs)} legs** of at most {LEG_SECONDS:.0f} s "
+        f"{verdict(ok)}: the sync {status} in **{len(legs)} legs** of at most {LEG_SECONDS:.0f} s "
         f"(longest {max(leg['wall_s'] for leg in legs):.0f} s; legs over their deadline: "
         f"{len(over)}), {counts.get('downloaded', 0):,}/{N:,} rides converted; peak memory of the "
         f"process tree **{tree_peak_mb:.0f} MB** of {MEMORY_MB} MB; peak /tmp of a leg "

@@ -18,13 +18,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import verdict
+
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 ARCHIVE_RIDES = 2_000 if QUICK else 20_000
 RIDE_POINTS = 400
-
-
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "**FAIL**"
 
 
 def _thinned_ride(n: int, start: datetime) -> dict[str, Any]:
@@ -92,7 +90,7 @@ def bench_incremental() -> list[str]:
     return [
         f"### One ride added to a {ARCHIVE_RIDES:,}-ride archive{note}",
         "",
-        f"{_verdict(ratio >= 5 and again.tiled == [new_ride['properties']['start'][:4]])}: republishing the map "
+        f"{verdict(ratio >= 5 and again.tiled == [new_ride['properties']['start'][:4]])}: republishing the map "
         f"takes **{ratio:.1f}x** less wall time than a full rebuild (target >= 5x); re-tiled parts: "
         f"{', '.join(again.tiled)} of {len(again.parts)}.",
         "",

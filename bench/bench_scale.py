@@ -28,15 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import verdict
+
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 RATE = 10.0
 CONVERT_RECORDS = 100_000
 FIRST_SYNC_N = 1_000 if QUICK else 5_000
-
-
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "**FAIL**"
 
 
 # -- 1. convert as a process ---------------------------------------------------------------------
@@ -88,7 +86,7 @@ def bench_convert() -> list[str]:
     return [
         "### `ridelines convert` as a whole process vs a plain fitdecode loop",
         "",
-        f"{_verdict(ratio >= 10)}: **{ratio:.1f}x** wall time, {cpu_ratio:.1f}x CPU time (target >= 10x) on one "
+        f"{verdict(ratio >= 10)}: **{ratio:.1f}x** wall time, {cpu_ratio:.1f}x CPU time (target >= 10x) on one "
         f"{CONVERT_RECORDS:,}-record moving ride "
         f"({len(data) / 1e6:.1f} MB; fitdecode read {points:,} positions; the Feature has "
         f"{feature['geometry']['type']}).",
@@ -209,9 +207,9 @@ def bench_first_sync() -> list[str]:
         "|---|---|",
         f"| per-file floor N / {RATE:g} s (baseline) | {floor:.0f} s |",
         f"| time to first map | {first_s:.1f} s = **{first_s / floor:.3f}x** the floor (target <= 0.03) — "
-        f"{_verdict(ok_first)} |",
+        f"{verdict(ok_first)} |",
         f"| time to complete map | {done_s:.1f} s = **{done_s / floor:.3f}x** the floor (target <= 0.2) — "
-        f"{_verdict(ok_done)} |",
+        f"{verdict(ok_done)} |",
         f"| maps published (early + final) | {len(publisher.times)} |",
         f"| requests: batch / per-file / total | {batches} / {per_file} / {total} |",
         f"| counts | `{json.dumps(result.counts.model_dump())}` |",

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import verdict
 from bench.fitgen import ride
 from ridelines_local.standin.intervals import StandinActivity
 
@@ -288,10 +289,6 @@ def _child(out: str, base_url: str, rate: float) -> None:
     )
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "**FAIL**"
-
-
 def run() -> str:
     lines = ["## Sync (stand-in intervals.icu over HTTP on 127.0.0.1)", ""]
     from ridelines_local.standin.intervals import TokenBucket as StandinBucket
@@ -316,7 +313,7 @@ def run() -> str:
         "|---|---|",
         f"| rate-limit floor (N / {RATE:g} s, baseline) | {floor:.1f} s |",
         f"| sync wall time | {elapsed:.1f} s |",
-        f"| ratio to the floor (target <= 1.2) | {ratio:.3f} — {_verdict(ok_first)} |",
+        f"| ratio to the floor (target <= 1.2) | {ratio:.3f} — {verdict(ok_first)} |",
         f"| requests (file downloads / total / answered 429) | {files} / {total} / {throttled} |",
         f"| counts | `{json.dumps(summary['counts'])}` |",
         "",
@@ -358,7 +355,7 @@ def run() -> str:
                 f"| Python sync process peak RSS (VmHWM) | {child['python_mb']:.0f} MB |",
                 f"| Tippecanoe peak RSS (VmHWM, summed over {', '.join(child['descendants'])}) | "
                 f"{child['tippecanoe_mb']:.0f} MB |",
-                f"| sum (target < {MEMORY_LIMIT_MB} MB) | {peak:.0f} MB — {_verdict(ok_memory)} |",
+                f"| sum (target < {MEMORY_LIMIT_MB} MB) | {peak:.0f} MB — {verdict(ok_memory)} |",
                 f"| whole process tree, peak of summed RSS (sampled every 50 ms) | {child['tree_peak_mb']:.0f} MB |",
                 f"| rides / GPS points (1 Hz, 0.5-3 h each, within 100 km of Zurich) | {BIG_N} / "
                 f"{points:,} |",
@@ -385,7 +382,7 @@ def run() -> str:
         "|---|---|",
         f"| requests (target <= 20) | {requests} |",
         f"| rate-limit floor of those requests (baseline) | {floor:.1f} s |",
-        f"| wall time (target <= floor + 1 s) | {elapsed:.2f} s — {_verdict(ok_resync)} |",
+        f"| wall time (target <= floor + 1 s) | {elapsed:.2f} s — {verdict(ok_resync)} |",
         f"| counts | `{json.dumps(summary['counts'])}`, published: {summary['published']} |",
         "",
     ]
