@@ -26,7 +26,7 @@ import hashlib
 import json
 import logging
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,19 +98,19 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-# one cached ride: its list entry (None when it is left off the list and the layer) and packed tiles
-_Cached = tuple[dict[str, Any] | None, bytes]
+# one ride's products: its list entry (None when it is left off the list and the layer) and packed tiles
+RideProducts = tuple[dict[str, Any] | None, bytes]
 
 
 def _cache_header(include_virtual: bool) -> dict[str, Any]:
     return {"version": CACHE_VERSION, "zoom": explorer.ZOOM, "include_virtual": include_virtual}
 
 
-def read_cache(path: Path | None, *, include_virtual: bool) -> dict[bytes, _Cached]:
+def read_cache(path: Path | None, *, include_virtual: bool) -> dict[bytes, RideProducts]:
     """The previous pass's per-ride results; empty when missing, damaged or made with other settings."""
     if path is None or not path.exists():
         return {}
-    cached: dict[bytes, _Cached] = {}
+    cached: dict[bytes, RideProducts] = {}
     try:
         with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as reader:
             lines = iter(reader.read().splitlines())  # small: a hash, an entry and packed tiles per ride
@@ -134,7 +134,7 @@ class _CacheWriter:
     def _write(self, record: dict[str, Any]) -> None:
         self._out.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
 
-    def add(self, line_hash: bytes, cached: _Cached) -> None:
+    def add(self, line_hash: bytes, cached: RideProducts) -> None:
         entry, tiles = cached
         self._write({"h": line_hash.hex(), "e": entry, "t": base64.b64encode(tiles).decode()})
 
@@ -143,12 +143,22 @@ class _CacheWriter:
         self._raw.close()
 
 
-def _compute(line: bytes, include_virtual: bool) -> _Cached:
-    feature: dict[str, Any] = json.loads(line)
+def line_hash(line: bytes) -> bytes:
+    """What a ride's products are cached under: its archive line's hash."""
+    return hashlib.blake2b(line, digest_size=16).digest()
+
+
+def ride_products(feature: Mapping[str, Any], *, include_virtual: bool) -> RideProducts:
+    """One ride's list entry and explorer tiles, from its feature (parsed from its archive line, or
+    the very feature the line was encoded from: the converter computes them while it has it)."""
     if (feature.get("properties") or {}).get("virtual") and not include_virtual:
         return None, b""  # a virtual ride's "track" is a game world, not a place visited
     tiles = explorer.feature_tiles(feature)
     return rides_list.ride_entry(feature), b"".join(_TILE.pack(x, y) for x, y in sorted(tiles))
+
+
+def _compute(line: bytes, include_virtual: bool) -> RideProducts:
+    return ride_products(json.loads(line), include_virtual=include_virtual)
 
 
 def build_data_products(
@@ -157,10 +167,15 @@ def build_data_products(
     *,
     include_virtual: bool = False,
     previous_cache: Path | None = None,
+    known: Mapping[bytes, RideProducts] | None = None,
 ) -> DataProducts:
-    """Rides list, explorer layer and export of the archive ``lines`` (see :func:`from_archive`)."""
+    """Rides list, explorer layer and export of the archive ``lines`` (see :func:`from_archive`).
+    ``known``: products already computed (by line hash) besides the cache, e.g. by the converters
+    of this sync, made with the same ``include_virtual``."""
     workdir = Path(workdir)
     cached = read_cache(previous_cache, include_virtual=include_virtual)
+    if known:
+        cached.update(known)
     rides = rides_list.RidesListBuilder(include_virtual=include_virtual)
     layer = explorer.ExplorerAccumulator()
     export_path = workdir / "export.geojson.gz"
@@ -171,8 +186,8 @@ def build_data_products(
     try:
         for line in lines:
             export.add(line)
-            line_hash = hashlib.blake2b(line, digest_size=16).digest()
-            result = cached.get(line_hash)
+            digest = line_hash(line)
+            result = cached.get(digest)
             if result is None:
                 result = _compute(line, include_virtual)
                 computed += 1
@@ -182,7 +197,7 @@ def build_data_products(
             if entry is not None:
                 rides.entries.append(entry)
                 layer.tiles.update(_TILE.iter_unpack(packed))
-            cache.add(line_hash, result)
+            cache.add(digest, result)
     finally:
         export_hash = export.close()
         cache.close()
@@ -206,11 +221,20 @@ def build_data_products(
 
 
 def from_archive(
-    archive: Path, workdir: Path, *, include_virtual: bool = False, previous_cache: Path | None = None
+    archive: Path,
+    workdir: Path,
+    *,
+    include_virtual: bool = False,
+    previous_cache: Path | None = None,
+    known: Mapping[bytes, RideProducts] | None = None,
 ) -> DataProducts:
     """One streaming pass over an ``activities.geojson.zst`` (missing = no rides)."""
     return build_data_products(
-        iter_lines(archive), workdir, include_virtual=include_virtual, previous_cache=previous_cache
+        iter_lines(archive),
+        workdir,
+        include_virtual=include_virtual,
+        previous_cache=previous_cache,
+        known=known,
     )
 
 
@@ -221,14 +245,24 @@ def cache_key(archive_key: str) -> str:
 
 
 def products_for_publish(
-    blobs: BlobStore, archive_key: str, archive: Path, workdir: Path, *, include_virtual: bool = False
+    blobs: BlobStore,
+    archive_key: str,
+    archive: Path,
+    workdir: Path,
+    *,
+    include_virtual: bool = False,
+    known: Mapping[bytes, RideProducts] | None = None,
 ) -> DataProducts:
     """The sync's step: the stored cache in, the products out, the new cache stored for next time."""
     previous = Path(workdir) / "products-cache.previous.zst"
     have = blobs.download_file(cache_key(archive_key), previous)
     try:
         products = from_archive(
-            archive, workdir, include_virtual=include_virtual, previous_cache=previous if have else None
+            archive,
+            workdir,
+            include_virtual=include_virtual,
+            previous_cache=previous if have else None,
+            known=known,
         )
     finally:
         previous.unlink(missing_ok=True)

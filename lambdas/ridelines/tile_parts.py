@@ -161,12 +161,17 @@ def build_tiles_in_parts(
     transform_key: str = "",
     parallel: int = 2,
     out_of_time: Callable[[], bool] | None = None,
+    merge: bool = True,
 ) -> PartsBuildResult:
     """The whole map from the archive, re-tiling only the parts whose key is not stored yet.
 
     ``out_of_time`` is asked before each part is tiled; when it says so, :class:`PartsIncomplete`
     is raised. Every part tiled so far is stored, so the next attempt (a fresh Lambda leg) tiles
     only the rest: publishing a huge first sync is checkpointed part by part.
+
+    ``merge=False`` tiles the archive's stale parts into the parts cache and stops there: no
+    merged file, and no stored part is deleted (the archive may hold only some of the rider's
+    parts, e.g. the years a first sync has completed so far).
     """
     out_path = Path(out_path)
     scratch = Path(workdir) / "parts-work"
@@ -196,6 +201,9 @@ def build_tiles_in_parts(
             for part, local in zip(stale, pool.map(tile, stale), strict=True):
                 locals_by_name[part.name] = local
                 result.tiled.append(part.name)
+        if not merge:
+            log.info("parts tiled ahead of the merge: %s", ",".join(result.tiled) or "none")
+            return result
         for part in parts:
             if part.name in locals_by_name:
                 continue

@@ -21,6 +21,7 @@ fails to start and the converter falls back to threads.
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ridelines.archive import encode_feature
+from ridelines.data_products import RideProducts, line_hash, ride_products
 from ridelines.errors import FitDecodeError
 from ridelines.features import ActivityMeta, decode_track, feature_from_track, track_file_to_feature
 from ridelines.gpxtcx import TrackFileError
@@ -56,16 +59,34 @@ class ConvertRequest:
     source: str
     window: ActivityWindow
     meta: ActivityMeta
-    default_id: str
+    default_id: str  # the activity's id: the archive line's ``properties.id``
+    include_virtual: bool = False  # whether virtual rides are on the map (their products)
 
 
 @dataclass(frozen=True, slots=True)
 class Converted:
-    feature: dict[str, Any] | None = None
+    """What became of one download. A track comes back as its archive line and the line's data
+    products, both made here: encoding and walking the track are most of the per-ride work left
+    after decoding, and a line crosses the process boundary far cheaper than a Feature's
+    thousands of coordinate lists."""
+
+    line: bytes | None = None  # the archive line (:func:`ridelines.archive.encode_feature`)
+    products: tuple[bytes, RideProducts] | None = None  # (line hash, the ride's products)
     truncated: str | None = None  # the FIT file stopped early (why): the sync's short-download rule
     no_track_reason: str = ""  # why there is no feature, when there is none and no error
     error: ConvertError | None = None
     error_reason: str = ""
+
+    @property
+    def feature(self) -> dict[str, Any] | None:
+        return None if self.line is None else json.loads(self.line)
+
+
+def _track(feature: dict[str, Any], request: ConvertRequest, truncated: str | None = None) -> Converted:
+    feature = {**feature, "properties": {**feature["properties"], "id": request.default_id}}
+    line = encode_feature(feature)
+    products = ride_products(feature, include_virtual=request.include_virtual)
+    return Converted(line, (line_hash(line), products), truncated)
 
 
 def convert(request: ConvertRequest) -> Converted:
@@ -77,12 +98,15 @@ def convert(request: ConvertRequest) -> Converted:
             feature = track_file_to_feature(
                 request.data, request.meta, source=request.source, window=request.window
             )
-            return Converted(feature, no_track_reason="" if feature else "no GPS track in the GPX/TCX file")
+            if feature is None:
+                return Converted(no_track_reason="no GPS track in the GPX/TCX file")
+            return _track(feature, request)
         decoded = decode_track(request.data, request.source, window=request.window)
         truncated = decoded.activity.truncated
         if not decoded.has_track:
-            return Converted(None, truncated, decoded.no_track_reason or "no GPS track")
-        return Converted(feature_from_track(decoded, request.meta, default_id=request.default_id), truncated)
+            return Converted(truncated=truncated, no_track_reason=decoded.no_track_reason or "no GPS track")
+        feature = feature_from_track(decoded, request.meta, default_id=request.default_id)
+        return _track(feature, request, truncated)
     except (FitDecodeError, TrackFileError) as exc:
         return Converted(truncated=truncated, error=ConvertError.UNDECODABLE, error_reason=exc.message)
     except Exception as exc:

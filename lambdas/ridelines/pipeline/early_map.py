@@ -16,6 +16,12 @@ just completed (once: it is then in the parts cache) and the few rides of the ye
 so by the end of the downloads only the oldest year is left to tile and the final merge is
 short, instead of tiling most of a decade after the last download.
 
+Maps are **published at most every** :data:`MIN_SECONDS_BETWEEN_MAPS` once the growth maps are
+out: a year completed sooner is only tiled into the parts cache (its part alone, no merge), and
+the next map merges it. Tiling each year as it completes keeps the final merge short; merging
+fewer times saves what grows with every map (``tile-join`` over every part so far, and the
+in-progress year re-tiled for each map).
+
 Early maps are built in one background thread, so downloads and conversion never wait for
 Tippecanoe; a commit while one is being built starts none (it is built when that one is done).
 :meth:`EarlyMaps.wait` is called when downloads end: a map being built stops after the parts it
@@ -34,6 +40,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 from ridelines.archive import ArchiveWriter
@@ -41,7 +48,7 @@ from ridelines.index import EntryStatus
 from ridelines.pipeline.staging import StagedResult, read_staged, staged_lines
 from ridelines.ports import BlobStore
 from ridelines.publish import TilesPublisher
-from ridelines.tile_parts import PartsIncomplete
+from ridelines.tile_parts import PartsIncomplete, line_properties, part_of
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +58,20 @@ FIRST_MAP_RIDES = 10  # the first staging batch of a first sync: the first map's
 # year is complete. A growth map of the year in progress is tiled again at the next map, so a
 # third one (640 rides) would cost a tenth of the sync's tiling to show the same year a bit sooner.
 GROWTH_MAPS_UNTIL = FIRST_MAP_RIDES * GROWTH
+# Between two complete-year maps: a rider sees the map grow every half minute, and a 5000-ride
+# sync merges (tile-join of every part so far) three or four times instead of once per year.
+MIN_SECONDS_BETWEEN_MAPS = 30.0
 
 
-# (archive, out.pmtiles, workdir, stop): ``stop()`` turns true when the sync has closed early
-# maps; the builder then stops before its next part (what it tiled stays in the parts cache)
-MapBuilder = Callable[[Path, Path, Path, Callable[[], bool]], object]
+class _Due(Enum):
+    PUBLISH = "publish"  # merge every part and publish the map
+    TILE = "tile"  # tile the newly complete years into the parts cache only
+
+
+# (archive, out.pmtiles, workdir, stop, merge): ``stop()`` turns true when the sync has closed
+# early maps; the builder then stops before its next part (what it tiled stays in the parts
+# cache). ``merge`` False: tile the archive's parts into the parts cache, write no map.
+MapBuilder = Callable[[Path, Path, Path, Callable[[], bool], bool], object]
 
 
 @dataclass
@@ -70,7 +86,9 @@ class EarlyMaps:
     workdir: Path
     published_rides: int = 0  # a continuing leg starts from what earlier legs staged (and published)
     published_years: frozenset[str] = frozenset()  # the complete years of the last map
+    tiled_years: frozenset[str] = frozenset()  # complete years in the parts cache (published or not)
     publishes: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, rides)
+    clock: Callable[[], float] = time.monotonic
 
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -78,6 +96,7 @@ class EarlyMaps:
     _pending: bool = field(default=False, init=False, repr=False)  # a commit came while busy
     _closing: bool = field(default=False, init=False, repr=False)
     _years: frozenset[str] = field(default=frozenset(), init=False, repr=False)
+    _last_publish: float | None = field(default=None, init=False, repr=False)  # when its build began
 
     @property
     def started(self) -> bool:
@@ -153,31 +172,48 @@ class EarlyMaps:
         with self._lock:
             return _all_but_oldest(self._years)
 
-    def _due(self, tracks: int) -> bool:
+    def _due(self, tracks: int) -> _Due | None:
         """Called under ``_lock``."""
-        grown = self.published_rides < GROWTH_MAPS_UNTIL and tracks >= self.published_rides * GROWTH
-        return tracks > 0 and (grown or not _all_but_oldest(self._years) <= self.published_years)
+        if tracks <= 0:
+            return None
+        if self.published_rides < GROWTH_MAPS_UNTIL and tracks >= self.published_rides * GROWTH:
+            return _Due.PUBLISH
+        complete = _all_but_oldest(self._years)
+        if complete <= self.published_years:
+            return None
+        if self._last_publish is None or self.clock() - self._last_publish >= MIN_SECONDS_BETWEEN_MAPS:
+            return _Due.PUBLISH
+        return None if complete <= self.tiled_years else _Due.TILE
 
     def _maybe_publish(self, tracks: dict[str, StagedResult]) -> None:
         with self._lock:  # one snapshot: what is judged due is what is recorded as published
             due, complete = self._due(len(tracks)), _all_but_oldest(self._years)
-        if not due:
+        if due is None:
             return
+        began = self.clock()
+        years = complete - self.tiled_years  # TILE: only these years' rides go in
         work = Path(tempfile.mkdtemp(prefix="early-", dir=self.workdir))
         try:
             archive = work / "early.geojson.zst"
             with ArchiveWriter(archive) as writer:
                 for line in staged_lines(self.blobs, tracks, work):
-                    writer.write_line(line)
+                    if due is _Due.PUBLISH or part_of(line_properties(line)) in years:
+                        writer.write_line(line)
             pmtiles = work / "early.pmtiles"
-            self.build(archive, pmtiles, work, lambda: self._closing)
+            self.build(archive, pmtiles, work, lambda: self._closing, due is _Due.PUBLISH)
             if self._closing:  # the final merge publishes from now on: never after it
                 return
-            self.publisher.publish(pmtiles)
+            if due is _Due.PUBLISH:
+                self.publisher.publish(pmtiles)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        self.tiled_years = self.tiled_years | complete
+        if due is _Due.TILE:
+            log.info("early map: years %s tiled for the next map", ",".join(sorted(years)))
+            return
         self.published_rides = len(tracks)
         self.published_years = complete
+        self._last_publish = began
         self.publishes.append((time.monotonic(), len(tracks)))
         log.info("early map published with the %d newest rides", len(tracks))
 

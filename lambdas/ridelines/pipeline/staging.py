@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ridelines.archive import ArchiveWriter, encode_feature, iter_lines, line_activity_id
+from ridelines.archive import ArchiveWriter, iter_lines, line_activity_id
 from ridelines.index import EntryStatus
 from ridelines.ports import BlobStore
 
@@ -94,12 +94,15 @@ class BatchWriter:
         content_hash: bytes,
         status: EntryStatus,
         reason: str = "",
-        feature: Mapping[str, Any] | None = None,
+        line: bytes | None = None,
         meta: bytes = b"",
     ) -> None:
+        """``line``: the activity's archive line (:func:`ridelines.archive.encode_feature`), whose
+        ``properties.id`` must be ``activity_id``: a line is never staged under another ride."""
         writer = self._open()  # an empty features object still marks the batch as whole
-        if feature is not None:
-            line = encode_feature({**feature, "properties": {**feature["properties"], "id": activity_id}})
+        if line is not None:
+            if line_activity_id(line) != activity_id:
+                raise ValueError(f"the line staged for activity {activity_id} is another activity's")
             writer.write_line(line)
             self.feature_bytes += len(line)
         self._results.append(

@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from ridelines.archive import encode_feature, iter_lines, line_activity_id, rewrite_archive
-from ridelines.data_products import products_for_publish
+from ridelines.data_products import RideProducts, products_for_publish
 from ridelines.erasure import AccountDeleted
 from ridelines.errors import (
     NotFound,
@@ -217,7 +217,8 @@ class _Outcome:
     failed: bool = False
     status: EntryStatus = EntryStatus.TRACK
     reason: str = ""
-    feature: dict[str, Any] | None = None
+    line: bytes | None = None  # the archive line of its track
+    products: tuple[bytes, RideProducts] | None = None  # (line hash, the ride's data products)
     downloaded: bool = False
     meta: bytes = b""
     deferred: bool = False  # out of time before it finished: neither done nor failed
@@ -308,6 +309,9 @@ class _Leg:
         self._staged_years: set[str] = set()  # years of the rides staged so far (early maps)
         self._staged_tracks = 0  # tracks staged by this sync so far (early maps)
         self._converter: Converter | None = None  # conversion in worker processes (or threads)
+        # the data products of the rides this leg converted, by line hash: the final merge reuses
+        # them instead of parsing every new line again (a later leg recomputes what it lacks)
+        self._products: dict[bytes, RideProducts] = {}
         self.last_save = 0.0
         self.started = time.perf_counter()
         self.out_of_time = False
@@ -711,9 +715,12 @@ class _Leg:
                 outcome.content_hash,
                 outcome.status,
                 outcome.reason,
-                outcome.feature,
+                outcome.line,
                 meta=outcome.meta,
             )
+            if outcome.products is not None:
+                digest, products = outcome.products
+                self._products[digest] = products
         self._refresh_counts()
         self.job.reporter.progress(self.counts)
 
@@ -750,6 +757,7 @@ class _Leg:
             ActivityWindow(activity.start, activity.elapsed_time, activity.file_sport_index),
             _listing_meta(activity),
             activity.id,
+            self.settings.include_virtual,
         )
         converted = self._converter.convert(request) if self._converter is not None else convert(request)
         cut = converted.truncated
@@ -767,15 +775,16 @@ class _Leg:
             return outcome(
                 status=EntryStatus.UNDECODABLE, reason=converted.error_reason[:300], downloaded=True
             )
-        if converted.feature is None:
+        if converted.line is None:
             return outcome(status=EntryStatus.NO_TRACK, reason=converted.no_track_reason, downloaded=True)
         if cut is not None:
             return outcome(
-                feature=converted.feature,
+                line=converted.line,
+                products=converted.products,
                 downloaded=True,
                 reason=f"partial file accepted after {ACCEPT_AFTER} short downloads ({cut})"[:300],
             )
-        return outcome(feature=converted.feature, downloaded=True)
+        return outcome(line=converted.line, products=converted.products, downloaded=True)
 
     # -- checkpoint + hand-off --------------------------------------------------------------------
 
@@ -941,6 +950,7 @@ class _Leg:
                 archive,
                 workdir,
                 include_virtual=self.settings.include_virtual,
+                known=self._products,
             )
             self._build_tiles(archive, pmtiles, workdir, privacy)
             products = products_built.result()
@@ -976,9 +986,9 @@ class _Leg:
         return self._succeed(published=result.changed, tiles_key=result.key)
 
     def _build_early_tiles(
-        self, archive: Path, pmtiles: Path, workdir: Path, stop: Callable[[], bool]
+        self, archive: Path, pmtiles: Path, workdir: Path, stop: Callable[[], bool], merge: bool = True
     ) -> None:
-        self._build_tiles(archive, pmtiles, workdir, stop=stop)
+        self._build_tiles(archive, pmtiles, workdir, stop=stop, merge=merge)
 
     def _build_tiles(
         self,
@@ -988,9 +998,11 @@ class _Leg:
         privacy: StoredPrivacy | None = None,
         *,
         stop: Callable[[], bool] | None = None,
+        merge: bool = True,
     ) -> None:
         """The map from the archive, by parts: only the parts whose content (or privacy settings)
-        changed are re-tiled (:mod:`ridelines.tile_parts`), then merged into the one published file.
+        changed are re-tiled (:mod:`ridelines.tile_parts`), then merged into the one published file
+        (``merge=False``: only tiled into the parts cache, for a later merge).
         The single point where the sync's features go into Tippecanoe (early maps too), so the
         privacy cut applies to every map published."""
         if privacy is None:
@@ -1007,6 +1019,7 @@ class _Leg:
             out_of_time=lambda: (
                 self._time_short(self.settings.publish_reserve_seconds / 2) or (stop is not None and stop())
             ),
+            merge=merge,
         )
         self.job.reporter.metric("sync.tiles.generated", 1, "Count")
         self.job.reporter.metric("sync.tiles.parts_tiled", built.tippecanoe_runs, "Count")

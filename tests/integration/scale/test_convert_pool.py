@@ -5,6 +5,7 @@ cannot start (Lambda: no /dev/shm) never loses a ride: conversion goes on in the
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import pickle
@@ -19,9 +20,10 @@ from typing import Any
 
 import pytest
 
+from ridelines import data_products
 from ridelines.adapters.local import FileBlobStore
 from ridelines.adapters.memory import MemorySyncStateRepository
-from ridelines.archive import encode_feature, iter_lines
+from ridelines.archive import encode_feature, iter_lines, line_activity_id
 from ridelines.errors import FitDecodeError
 from ridelines.features import ActivityMeta, decode_track, feature_from_track
 from ridelines.index import ActivityIndex, EntryStatus, decode_index
@@ -113,6 +115,27 @@ def test_the_pool_gives_what_the_converter_gave_before_it(in_thread: list[conver
             feature_from_track(decoded, req.meta, default_id=req.default_id) if decoded.has_track else None
         )
         assert (None if expected is None else encode_feature(expected)) == lines([result])[0]
+
+
+def test_a_track_comes_back_as_its_archive_line_and_its_data_products(
+    in_thread: list[convert_pool.Converted],
+) -> None:
+    """The converter encodes the line and walks the track while it holds the feature; what it gives
+    is exactly what the final pass would compute from the stored line (so reusing it by the line's
+    hash changes no byte of the rides list or the explorer layer)."""
+    tracks = [r for r in in_thread if r.line is not None]
+    assert len(tracks) == 8
+    for req, result in zip(real_requests(), in_thread, strict=True):
+        if result.line is None:
+            assert result.products is None
+            continue
+        assert line_activity_id(result.line) == req.default_id
+        assert result.products is not None
+        digest, products = result.products
+        assert digest == data_products.line_hash(result.line)
+        entry, tiles = products
+        assert products == data_products.ride_products(json.loads(result.line), include_virtual=False)
+        assert entry is not None and entry["id"] == req.default_id and entry["bbox"] and tiles
 
 
 def test_a_dead_worker_falls_back_to_converting_in_the_thread(

@@ -215,3 +215,30 @@ def test_out_of_time_stops_between_parts_and_the_next_attempt_tiles_only_the_res
     )
     assert resumed.tippecanoe_runs == 2 and len(resumed.reused) == 2
     assert ids_by_zoom(resumed.path)[0][12] == {f["properties"]["id"] for f in history}
+
+
+def test_parts_tiled_ahead_without_a_merge_are_reused_and_nothing_is_deleted(
+    tmp_path: Path, history: list[dict[str, Any]]
+) -> None:
+    """An early tiling of the years a first sync has completed: their parts go into the cache, no
+    map is written and no other stored part is deleted; the next merge reuses them."""
+    blobs = MemoryBlobStore()
+    first = build_tiles_in_parts(
+        write_archive(tmp_path / "a.zst", history), tmp_path / "m1.pmtiles", blobs=blobs, prefix=PREFIX,
+        workdir=tmp_path,
+    )  # fmt: skip
+    stored = set(blobs.list_keys(PREFIX))
+    more = [ride(n, 2022) for n in range(600, 605)]  # a year completed meanwhile
+    ahead = build_tiles_in_parts(
+        write_archive(tmp_path / "b.zst", more), tmp_path / "ahead.pmtiles", blobs=blobs, prefix=PREFIX,
+        workdir=tmp_path, merge=False,
+    )  # fmt: skip
+    assert ahead.tiled == ["2022"] and not ahead.deleted_keys
+    assert not (tmp_path / "ahead.pmtiles").exists()
+    assert set(blobs.list_keys(PREFIX)) == stored | {ahead.parts[0].key(PREFIX)}  # 2019-2021 kept
+    merged = build_tiles_in_parts(
+        write_archive(tmp_path / "c.zst", history + more), tmp_path / "m2.pmtiles", blobs=blobs,
+        prefix=PREFIX, workdir=tmp_path,
+    )  # fmt: skip
+    assert merged.tippecanoe_runs == 0 and sorted(merged.reused) == sorted([*first.tiled, "2022"])
+    assert ids_by_zoom(merged.path)[0][12] == {f["properties"]["id"] for f in history + more}

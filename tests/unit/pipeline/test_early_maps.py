@@ -11,18 +11,24 @@ from pathlib import Path
 from typing import Any
 
 from ridelines.adapters.memory import MemoryBlobStore
-from ridelines.archive import iter_features
+from ridelines.archive import encode_feature, iter_features
 from ridelines.index import EntryStatus
-from ridelines.pipeline.early_map import FIRST_MAP_RIDES, GROWTH, GROWTH_MAPS_UNTIL, EarlyMaps
+from ridelines.pipeline.early_map import (
+    FIRST_MAP_RIDES,
+    GROWTH,
+    GROWTH_MAPS_UNTIL,
+    MIN_SECONDS_BETWEEN_MAPS,
+    EarlyMaps,
+)
 from ridelines.pipeline.staging import BatchWriter
 
 PREFIX = "athletes/a/staging/"
 
 
-def feature(n: int) -> dict[str, Any]:
+def feature(n: int, year: str = "2026") -> dict[str, Any]:
     return {
         "type": "Feature",
-        "properties": {"id": f"r{n}", "start": "2026-01-01T00:00:00Z"},
+        "properties": {"id": f"r{n}", "start": f"{year}-01-01T00:00:00Z"},
         "geometry": {"type": "LineString", "coordinates": [[8.5, 47.3], [8.6, 47.4]]},
     }
 
@@ -34,32 +40,63 @@ class Recorder:
         self.built: list[set[str]] = []
         self.published: list[set[str]] = []
         self.stops: list[bool] = []  # what stop() said after each build
+        self.merged: list[bool] = []  # whether each build merged a map (False: parts only)
         self.release = threading.Event()
         self.release.set()
 
-    def build(self, archive: Path, pmtiles: Path, workdir: Path, stop: Callable[[], bool]) -> None:
+    def build(
+        self, archive: Path, pmtiles: Path, workdir: Path, stop: Callable[[], bool], merge: bool
+    ) -> None:
         self.release.wait(timeout=30)
         self.stops.append(stop())
+        self.merged.append(merge)
         self.built.append({f["properties"]["id"] for f in iter_features(archive)})
-        pmtiles.write_bytes(b"tiles")
+        if merge:
+            pmtiles.write_bytes(b"tiles")
 
     def publish(self, pmtiles: Path, products: Any = None) -> None:
         assert pmtiles.read_bytes() == b"tiles"
         self.published.append(self.built[-1])
 
 
+class SlowClock:
+    """Time as the early maps see it: every look is MIN_SECONDS_BETWEEN_MAPS later than the last
+    (the tests of what is published when, without the time gate), unless the test holds it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.running = True
+
+    def __call__(self) -> float:
+        if self.running:
+            self.now += MIN_SECONDS_BETWEEN_MAPS
+        return self.now
+
+
 class World:
     def __init__(self, tmp_path: Path) -> None:
         self.blobs = MemoryBlobStore()
         self.recorder = Recorder()
-        self.early = EarlyMaps(self.blobs, PREFIX, self.recorder.build, self.recorder, tmp_path)  # type: ignore[arg-type]
+        self.clock = SlowClock()
         self.workdir = tmp_path
+        self.early = self.maps()
         self.rides = 0
 
-    def commit(self, rides: int, *, no_track: int = 0) -> None:
+    def maps(self, **kwargs: Any) -> EarlyMaps:
+        return EarlyMaps(
+            self.blobs,
+            PREFIX,
+            self.recorder.build,
+            self.recorder,  # type: ignore[arg-type]
+            self.workdir,
+            clock=self.clock,
+            **kwargs,
+        )
+
+    def commit(self, rides: int, *, no_track: int = 0, year: str = "2026") -> None:
         batch = BatchWriter(self.blobs, PREFIX, self.workdir)
         for n in range(self.rides, self.rides + rides):
-            batch.add(f"r{n}", b"h" * 16, EntryStatus.TRACK, feature=feature(n))
+            batch.add(f"r{n}", b"h" * 16, EntryStatus.TRACK, line=encode_feature(feature(n, year)))
         for n in range(no_track):
             batch.add(f"x{self.rides}-{n}", b"h" * 16, EntryStatus.NO_TRACK, "no GPS")
         batch.commit()
@@ -193,7 +230,7 @@ def test_a_commit_that_publishes_nothing_reads_no_staging(tmp_path: Path) -> Non
     hundreds of thousands of GETs)."""
     world = World(tmp_path)
     world.blobs = CountingReads()
-    world.early = EarlyMaps(world.blobs, PREFIX, world.recorder.build, world.recorder, tmp_path)  # type: ignore[arg-type]
+    world.early = world.maps()
     world.commit(FIRST_MAP_RIDES)
     world.early.after_commit({"2026"}, FIRST_MAP_RIDES)
     world.early.join()
@@ -215,14 +252,7 @@ def test_a_later_leg_does_not_republish_what_earlier_legs_staged(tmp_path: Path)
     not a "first map" (no small batch, no republish of everything); the next complete year is."""
     world = World(tmp_path)
     world.commit(500)
-    world.early = EarlyMaps(
-        world.blobs,
-        PREFIX,
-        world.recorder.build,
-        world.recorder,  # type: ignore[arg-type]
-        tmp_path,
-        published_rides=500,
-    )
+    world.early = world.maps(published_rides=500)
     assert world.early.started  # the sync commits at its usual batch size
     world.commit(FIRST_MAP_RIDES)
     world.early.after_commit({"2021"}, world.rides)
@@ -232,3 +262,42 @@ def test_a_later_leg_does_not_republish_what_earlier_legs_staged(tmp_path: Path)
     world.early.after_commit({"2021", "2020"}, world.rides)
     world.early.join()
     assert world.recorder.published == [world.first(world.rides)]
+
+
+def test_a_year_completed_soon_after_a_map_is_tiled_ahead_and_merged_by_the_next_map(tmp_path: Path) -> None:
+    """Within MIN_SECONDS_BETWEEN_MAPS of the last map, a newly complete year is only tiled into
+    the parts cache (its own rides, no merge, nothing published); the first commit after the
+    interval publishes the map of everything staged."""
+    world = World(tmp_path)
+    world.commit(FIRST_MAP_RIDES, year="2026")
+    world.early.after_commit({"2026"}, world.rides)
+    world.early.join()
+    world.commit(GROWTH_MAPS_UNTIL - world.rides, year="2026")
+    world.early.after_commit({"2026"}, world.rides)
+    world.early.join()
+    assert [n for _t, n in world.early.publishes] == [FIRST_MAP_RIDES, GROWTH_MAPS_UNTIL]
+    world.clock.running = False  # from here on, time stands just after the last map
+    world.commit(5, year="2025")
+    world.early.after_commit({"2025"}, world.rides)  # 2026 complete, too soon for a map
+    world.early.join()
+    assert len(world.early.publishes) == 2 and world.recorder.merged[-1] is False
+    assert world.recorder.built[-1] == world.first(GROWTH_MAPS_UNTIL)  # 2026's rides only, not 2025's
+    assert world.early.tiled_years == {"2026"} and world.early.published_years == set()
+    world.commit(5, year="2025")
+    world.early.after_commit({"2025"}, world.rides)  # nothing new is complete: no build at all
+    world.early.join()
+    assert len(world.recorder.built) == 3
+    world.commit(5, year="2024")
+    world.clock.now += MIN_SECONDS_BETWEEN_MAPS / 2
+    world.early.after_commit({"2024"}, world.rides)  # 2025 complete: tiled ahead, still too soon
+    world.early.join()
+    assert world.recorder.merged[-1] is False and world.recorder.built[-1] == {
+        f"r{n}" for n in range(GROWTH_MAPS_UNTIL, GROWTH_MAPS_UNTIL + 10)
+    }
+    world.commit(5, year="2024")
+    world.clock.now += MIN_SECONDS_BETWEEN_MAPS / 2
+    world.early.after_commit({"2024"}, world.rides)  # the interval is over: the whole map goes out
+    world.early.join()
+    assert world.recorder.merged[-1] is True and world.recorder.published[-1] == world.first(world.rides)
+    assert world.early.published_years == {"2026", "2025"}
+    assert [n for _t, n in world.early.publishes][-1] == world.rides

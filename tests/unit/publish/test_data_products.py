@@ -9,8 +9,8 @@ import random
 import tracemalloc
 from pathlib import Path
 
-from ridelines.archive import ArchiveWriter, iter_lines
-from ridelines.data_products import from_archive
+from ridelines.archive import ArchiveWriter, encode_feature, iter_lines
+from ridelines.data_products import from_archive, line_hash, ride_products
 from ridelines.explorer import feature_tiles, max_square
 from ridelines.features import fit_to_feature
 from ridelines.rides_list import bbox
@@ -205,3 +205,21 @@ def test_a_second_pass_reuses_every_unchanged_ride_and_gives_the_same_bytes(tmp_
     damaged_cache.write_bytes(renamed.cache.read_bytes()[:40])
     damaged = from_archive(changed, tmp_path / "damaged", previous_cache=damaged_cache)
     assert damaged.reused == 0 and damaged.rides.read_bytes() == fresh.rides.read_bytes()
+
+
+def test_products_known_from_the_converter_give_the_same_bytes_without_parsing(tmp_path: Path) -> None:
+    """The sync's converters compute each new ride's products from the feature they encoded; the
+    final pass reuses them by line hash (nothing parsed) and writes exactly what parsing gives,
+    the next sync's cache included."""
+    features = real_features()
+    archive = write_archive(tmp_path / "a.zst", features)
+    for name in ("parsed", "known"):
+        (tmp_path / name).mkdir()
+    parsed = from_archive(archive, tmp_path / "parsed")
+    known = {
+        line_hash(encode_feature(f)): ride_products(f, include_virtual=False) for f in features
+    }  # from the features themselves, as the converter has them (tuples, not parsed JSON)
+    reused = from_archive(archive, tmp_path / "known", known=known)
+    assert (reused.reused, reused.computed) == (4, 0)
+    for attribute in ("rides", "explorer", "export", "cache"):
+        assert getattr(reused, attribute).read_bytes() == getattr(parsed, attribute).read_bytes()

@@ -9,7 +9,7 @@ import pytest
 
 from ridelines.adapters.local import FileBlobStore
 from ridelines.adapters.memory import MemoryBlobStore, MemoryUserRepository
-from ridelines.archive import iter_lines, line_activity_id
+from ridelines.archive import encode_feature, iter_lines, line_activity_id
 from ridelines.errors import NotFound
 from ridelines.index import EntryStatus
 from ridelines.pipeline.staging import BatchWriter, read_staged, staged_lines
@@ -81,10 +81,12 @@ def test_staging_batches_commit_results_after_features(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     batch = BatchWriter(store, ".staging/", work)
-    batch.add("a1", b"\x01" * 16, EntryStatus.TRACK, feature=feature("a1"))
+    batch.add("a1", b"\x01" * 16, EntryStatus.TRACK, line=encode_feature(feature("a1")))
     batch.add("a2", b"\x02" * 16, EntryStatus.UNDECODABLE, "CRC mismatch")
     assert batch.commit() == 2
-    batch.add("a1", b"\x03" * 16, EntryStatus.TRACK, feature=feature("a1"))  # changed again later
+    batch.add("a1", b"\x03" * 16, EntryStatus.TRACK, line=encode_feature(feature("a1")))  # changed again later
+    with pytest.raises(ValueError, match="another activity"):  # never staged under another ride
+        batch.add("a3", b"\x04" * 16, EntryStatus.TRACK, line=encode_feature(feature("a1")))
     assert batch.commit() == 1
     assert batch.commit() == 0  # empty batches write nothing
     keys = list(store.list_keys(".staging/"))
