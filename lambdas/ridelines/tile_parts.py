@@ -215,6 +215,8 @@ def build_tiles_in_parts(
             else:
                 result.reused.append(part.name)
             locals_by_name[part.name] = local
+        if out_of_time is not None and out_of_time():  # the parts are stored; the merge is for later
+            raise PartsIncomplete("out of time before merging the parts")
         join_pmtiles([locals_by_name[p.name] for p in parts], out_path)
         current = {p.key(prefix) for p in parts}
         for key in sorted(stored - current):

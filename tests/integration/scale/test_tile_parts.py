@@ -242,3 +242,29 @@ def test_parts_tiled_ahead_without_a_merge_are_reused_and_nothing_is_deleted(
     )  # fmt: skip
     assert merged.tippecanoe_runs == 0 and sorted(merged.reused) == sorted([*first.tiled, "2022"])
     assert ids_by_zoom(merged.path)[0][12] == {f["properties"]["id"] for f in history + more}
+
+
+def test_out_of_time_after_the_last_part_stores_every_part_and_merges_nothing(
+    tmp_path: Path, history: list[dict[str, Any]]
+) -> None:
+    """Asked once more before the merge (an early map stopped because the downloads ended: the
+    final merge follows at once, so a merged file now would be thrown away)."""
+    blobs = MemoryBlobStore()
+    archive = write_archive(tmp_path / "a.zst", history)
+    asked: list[int] = []
+
+    def out_of_time() -> bool:  # every part is tiled, then the stop comes
+        asked.append(1)
+        return len(asked) > 4
+
+    with pytest.raises(tile_parts.PartsIncomplete, match="merging"):
+        build_tiles_in_parts(
+            archive, tmp_path / "m1.pmtiles", blobs=blobs, prefix=PREFIX, workdir=tmp_path,
+            parallel=1, out_of_time=out_of_time,
+        )  # fmt: skip
+    assert len(asked) == 5 and len(list(blobs.list_keys(PREFIX))) == 4
+    assert not (tmp_path / "m1.pmtiles").exists()
+    resumed = build_tiles_in_parts(
+        archive, tmp_path / "m2.pmtiles", blobs=blobs, prefix=PREFIX, workdir=tmp_path
+    )
+    assert resumed.tippecanoe_runs == 0 and len(resumed.reused) == 4 and resumed.path.exists()
