@@ -143,7 +143,10 @@ def serve_standin(n: int, folder: Path) -> None:
         )
     stand.start()
     print(json.dumps({"url": stand.base_url, "token": stand.issue_token(ATHLETE)}), flush=True)
-    for _line in sys.stdin:
+    for line in sys.stdin:
+        if line.strip() == "add":  # the rider rode again: one new commute, newest of all
+            print(json.dumps({"added": _add_ride(stand)}), flush=True)
+            continue
         with stand._lock:
             requests = list(stand.requests)
         kinds = {
@@ -155,6 +158,29 @@ def serve_standin(n: int, folder: Path) -> None:
         }
         print(json.dumps(kinds), flush=True)
     stand.stop()
+
+
+NEW_RIDE_ID = "new-1"
+
+
+def _add_ride(stand: Any) -> str:
+    from bench.fitgen import ride
+    from ridelines_local.standin.intervals import StandinActivity
+
+    start, hours = NEWEST + timedelta(days=1), 0.5
+    seconds = round(hours * 3600) - 1
+    with stand._lock:
+        stand.activities[NEW_RIDE_ID] = StandinActivity(
+            id=NEW_RIDE_ID,
+            athlete_id=ATHLETE,
+            name="Commute (new)",
+            type="Ride",
+            start=start,
+            fit_bytes=ride(SEED * 1_000_003 - 1, start, hours, every_s=RECORD_EVERY_S),
+            moving_s=seconds,
+            elapsed_s=seconds,
+        )
+    return NEW_RIDE_ID
 
 
 # -- the legs, in their own process ---------------------------------------------------------------
@@ -424,40 +450,66 @@ def run() -> str:
         cwd=ROOT,
     )
     assert standin.stdin is not None and standin.stdout is not None
+
+    def ask(command: str) -> dict[str, Any]:
+        assert standin.stdin is not None and standin.stdout is not None
+        standin.stdin.write(command + "\n")
+        standin.stdin.flush()
+        return dict(json.loads(standin.stdout.readline()))
+
     try:
         served = json.loads(standin.stdout.readline())
         with tempfile.TemporaryDirectory(prefix="bench-budget-") as tmp:
             work = Path(tmp)
-            out = work / "result.json"
-            with open(work / "sync.log", "w") as log:
-                child = subprocess.Popen(
-                    [sys.executable, "-m", "bench.bench_budget", "sync", served["url"], served["token"], tmp],
-                    stdout=log,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    env=_env(),
-                    cwd=ROOT,
-                )
-                sampler = Sampler(child.pid, work)
-                sampler.start()
-                assert child.stderr is not None
-                for line in child.stderr:  # one line per leg, echoed as it ends
-                    print("   " + line.rstrip()[:200], file=sys.stderr, flush=True)
-                child.wait()
-                sampler.done.set()
-                sampler.join()
-            shutil.copy(work / "sync.log", SYNC_LOG)  # the legs' JSON logs, for a closer look
-            if child.returncode != 0 or not out.exists():
-                tail = (work / "sync.log").read_text()[-2000:]
-                return f"## Lambda budget (bench_budget)\n\n**FAIL**: the sync process exited {child.returncode}\n\n```\n{tail}\n```\n"
-            report = json.loads(out.read_text())
-        standin.stdin.write("counts\n")
-        standin.stdin.flush()
-        requests = json.loads(standin.stdout.readline())
+            first = _sync_child(served, work, "first")
+            requests = ask("counts")
+            if first.report is None:
+                return f"## Lambda budget (bench_budget)\n\n**FAIL**: the sync process failed\n\n```\n{first.log_tail}\n```\n"
+            # then the rider rides once more: the one-ride resync of a 50,000-ride account
+            ask("add")
+            resync = _sync_child(served, work, "resync")
+            after = ask("counts")
+            resync_requests = {k: after[k] - requests[k] for k in after}
     finally:
         standin.stdin.close()
         standin.wait(timeout=30)
-    return _section(report, requests, sampler, generate_s)
+    return _section(first.report, requests, first.sampler, generate_s) + _resync_section(
+        resync, resync_requests
+    )
+
+
+class _Child:
+    def __init__(self, report: dict[str, Any] | None, sampler: Sampler, log_tail: str) -> None:
+        self.report, self.sampler, self.log_tail = report, sampler, log_tail
+
+
+def _sync_child(served: dict[str, Any], work: Path, label: str) -> _Child:
+    """One sync (every leg) in a child process, sampled from here; its report, or None."""
+    log_path = work / f"{label}.log"
+    with open(log_path, "w") as log:
+        child = subprocess.Popen(
+            [
+                sys.executable, "-m", "bench.bench_budget", "sync", served["url"], served["token"],
+                str(work), label,
+            ],
+            stdout=log,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+            cwd=ROOT,
+        )  # fmt: skip
+        sampler = Sampler(child.pid, work)
+        sampler.start()
+        assert child.stderr is not None
+        for line in child.stderr:  # one line per leg, echoed as it ends
+            print(f"   {label}: " + line.rstrip()[:200], file=sys.stderr, flush=True)
+        child.wait()
+        sampler.done.set()
+        sampler.join()
+    shutil.copy(log_path, SYNC_LOG.with_name(f"{SYNC_LOG.stem}-{label}.log"))  # for a closer look
+    out = work / f"{label}.json"
+    ok = child.returncode == 0 and out.exists()
+    return _Child(json.loads(out.read_text()) if ok else None, sampler, log_path.read_text()[-2000:])
 
 
 def _section(report: dict[str, Any], requests: dict[str, int], sampler: Sampler, generate_s: float) -> str:
@@ -524,7 +576,42 @@ def _section(report: dict[str, Any], requests: dict[str, int], sampler: Sampler,
         "Tree memory is Pss summed over the sync process and its children (Tippecanoe, tile-join), "
         "sampled every 0.1 s; /tmp is each leg's own directory, sampled every 0.5 s. ru_maxrss of "
         "children carries the forking process's RSS across fork+exec, so it over-states Tippecanoe. "
-        f"The legs' logs: `{SYNC_LOG}`.",
+        f"The legs' logs: `{SYNC_LOG.with_name(SYNC_LOG.stem + '-first.log')}`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _resync_section(resync: _Child, requests: dict[str, int]) -> str:
+    """The one-ride resync after the first sync: what the README's cost table needs."""
+    lines = ["", f"### One ride added to the {N:,}-ride account (resync)", ""]
+    report = resync.report
+    if report is None:
+        return "\n".join([*lines, f"**FAIL**: the resync failed\n\n```\n{resync.log_tail}\n```", ""])
+    counts = report["result"].get("counts", {})
+    legs = report["legs"]
+    ok = report["result"].get("status") == "succeeded" and counts.get("downloaded") == 1
+    tree_peak_mb = max(resync.sampler.tree_peak.values(), default=0) / 1024
+    tmp_peak_mb = max(resync.sampler.tmp_peak.values(), default=0) / 2**20
+    lines += [
+        f"{verdict(ok)}: the resync {report['result'].get('status')} in {len(legs)} leg(s).",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| wall time (handler, all legs) | {report['total_s']:.1f} s |",
+        f"| legs / publishes | {len(legs)} / {report['publishes']} |",
+        f"| intervals.icu requests: listing / download-fit-files / per-file / total (429s) | "
+        f"{requests['listing']} / {requests['batch']} / {requests['per_file']} / {requests['total']} "
+        f"({requests['rate_limited']}) |",
+        f"| S3 writes / deletes | {report['s3_puts']:,} / {report['s3_deletes']:,} |",
+        f"| peak tree memory / peak /tmp | {tree_peak_mb:.0f} MB / {tmp_peak_mb:.0f} MB |",
+        f"| counts | `{json.dumps(counts)}` |",
+        "| phases (s from the start) | "
+        + ", ".join(f"{at:.0f} {phase}" for at, phase in report.get("phases", []))
+        + " |",
+        "",
+        f"The rider rides once more (`{NEW_RIDE_ID}`, the newest commute) and syncs again with the "
+        "same code path, stored state and budget.",
         "",
     ]
     return "\n".join(lines)
@@ -535,9 +622,9 @@ def main(argv: list[str]) -> int:
         serve_standin(int(argv[1]), Path(argv[2]))
         return 0
     if argv[:1] == ["sync"]:
-        url, token, tmp = argv[1:4]
+        url, token, tmp, label = argv[1:5]
         report = run_legs(url, token, Path(tmp))
-        Path(tmp, "result.json").write_text(json.dumps(report))
+        Path(tmp, f"{label}.json").write_text(json.dumps(report))
         return 0
     print(run())
     return 0
