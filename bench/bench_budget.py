@@ -208,7 +208,7 @@ class _PlainCipher:
         return ciphertext.decode()
 
 
-class _CountingBlobs:
+class CountingBlobs:
     """The S3 stand-in: a folder, counting writes (puts) and deletes; ``purge`` for erasure."""
 
     def __init__(self, root: Path) -> None:
@@ -268,7 +268,7 @@ def run_legs(url: str, token: str, work: Path) -> dict[str, Any]:
     states = MemorySyncStateRepository()
     users = Publishes()
     cipher = _PlainCipher()
-    blobs = _CountingBlobs(work / "s3")
+    blobs = CountingBlobs(work / "s3")
     users.upsert_login(ATHLETE, "Budget Rider", cipher.encrypt(token, ATHLETE), datetime.now(UTC))
     sync_id = uuid.uuid4().hex
     states.acquire(ATHLETE, sync_id, full=False, now=datetime.now(UTC), lease_seconds=600)

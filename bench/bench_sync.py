@@ -419,6 +419,13 @@ class StandinProcess:
         self._child.stdin.flush()
         return dict(json.loads(self._child.stdout.readline()))
 
+    def add_newest_ride(self) -> str:
+        """The rider rides again: one new ride, newer than every other; its id."""
+        assert self._child.stdin is not None and self._child.stdout is not None
+        self._child.stdin.write("add\n")
+        self._child.stdin.flush()
+        return str(json.loads(self._child.stdout.readline())["added"])
+
     def stop(self) -> None:
         if self._child.poll() is None:
             assert self._child.stdin is not None
@@ -436,7 +443,15 @@ def _serve_standin(n: int, rate: float, burst: int) -> None:
     print(stand.base_url, flush=True)
     try:
         for command in sys.stdin:
-            if command.strip() == "stats":
+            if command.strip() == "add":
+                newest = max(a.start for a in stand.activities.values() if a.start)
+                start, seconds = newest + timedelta(days=1), 3599
+                stand.add_activity(
+                    ATHLETE, activity_id="new-1", fit_bytes=ride(7, start, 1.0), name="New ride", type="Ride",
+                    start=start, moving_s=seconds, elapsed_s=seconds,
+                )  # fmt: skip
+                print(json.dumps({"added": "new-1"}), flush=True)
+            elif command.strip() == "stats":
                 usage = resource.getrusage(resource.RUSAGE_SELF)
                 stats = {
                     "batches": stand.count("POST", "/api/v1/athlete/"),
