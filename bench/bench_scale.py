@@ -103,8 +103,8 @@ def bench_convert() -> list[str]:
 
 
 def bench_first_sync() -> list[str]:
+    from bench.bench_budget import CountingBlobs
     from bench.bench_sync import API_KEY, StandinProcess, _synthetic_standin
-    from ridelines.adapters.local import FileBlobStore
     from ridelines.adapters.memory import MemorySyncStateRepository
     from ridelines.intervals import Credentials, IntervalsClient, TokenBucket
     from ridelines.models import SyncCounts, SyncPhase, SyncRequest
@@ -166,7 +166,7 @@ def bench_first_sync() -> list[str]:
                 client_factory=lambda: IntervalsClient(
                     Credentials(api_key=API_KEY), base_url=stand.base_url, rate_limiter=TokenBucket(RATE)
                 ),
-                blobs=FileBlobStore(out),
+                blobs=CountingBlobs(out),
                 layout=SyncLayout.folder(),
                 publisher=publisher,
                 states=states,
@@ -186,6 +186,7 @@ def bench_first_sync() -> list[str]:
             batches, per_file, total = served["batches"], served["per_file"], served["total"]
             stand_cpu = served["cpu_s"] - stand_cpu
             publish_times = list(publisher.times)  # the first sync's maps (the resync publishes too)
+            first_puts, first_deletes = job.blobs.puts, job.blobs.deletes  # type: ignore[attr-defined]
             resync = _one_ride_resync(job, stand, out)
     finally:
         stand.stop()
@@ -214,6 +215,8 @@ def bench_first_sync() -> list[str]:
         f"{verdict(ok_done)} |",
         f"| maps published (early + final) | {len(publish_times)} |",
         f"| requests: batch / per-file / total | {batches} / {per_file} / {total} |",
+        f"| blob store writes / deletes (staging, parts, archive, index, products cache; the map files "
+        f"go through the file publisher) | {first_puts} / {first_deletes} |",
         f"| counts | `{json.dumps(result.counts.model_dump())}` |",
         f"| conversion processes (usable CPUs) | {processes} |",
         f"| CPU s: sync process / its children (converters, Tippecanoe) / stand-in process | "
