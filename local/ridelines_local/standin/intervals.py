@@ -240,6 +240,10 @@ def _activity_type(summary: dict[str, Any]) -> str:
 class IntervalsStandin:
     """The stand-in service. ``start()`` serves it on loopback in a background thread."""
 
+    # How often the serving loop looks for a stop request: ``stop()`` waits up to this long
+    # (socketserver's default 0.5 s cost every test that starts a stand-in ~0.3 s at teardown).
+    shutdown_poll_s = 0.05
+
     def __init__(
         self,
         client_id: str = "ridelines-local",
@@ -424,7 +428,10 @@ class IntervalsStandin:
         self._server.daemon_threads = True
         self.base_url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="intervals-standin", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": self.shutdown_poll_s},
+            name="intervals-standin",
+            daemon=True,
         )
         self._thread.start()
         return self.base_url
