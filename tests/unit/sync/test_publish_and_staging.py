@@ -84,7 +84,8 @@ def test_staging_batches_commit_results_after_features(tmp_path: Path) -> None:
     batch.add("a1", b"\x01" * 16, EntryStatus.TRACK, line=encode_feature(feature("a1")))
     batch.add("a2", b"\x02" * 16, EntryStatus.UNDECODABLE, "CRC mismatch")
     assert batch.commit() == 2
-    batch.add("a1", b"\x03" * 16, EntryStatus.TRACK, line=encode_feature(feature("a1")))  # changed again later
+    # changed again later
+    batch.add("a1", b"\x03" * 16, EntryStatus.TRACK, line=encode_feature(feature("a1")))
     with pytest.raises(ValueError, match="another activity"):  # never staged under another ride
         batch.add("a3", b"\x04" * 16, EntryStatus.TRACK, line=encode_feature(feature("a1")))
     assert batch.commit() == 1
