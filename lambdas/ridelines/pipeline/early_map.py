@@ -24,7 +24,8 @@ in-progress year re-tiled for each map).
 
 Early maps are built in one background thread, so downloads and conversion never wait for
 Tippecanoe; a commit while one is being built starts none (it is built when that one is done).
-:meth:`EarlyMaps.wait` is called when downloads end: a map being built stops after the parts it
+:meth:`EarlyMaps.close` is called when downloads end and :meth:`EarlyMaps.join` before the final
+map is tiled (the archive is rewritten meanwhile): a map being built stops after the parts it
 is tiling (the final merge reuses them) and is not published, so an early map never lands after
 the complete one and the final merge does not wait for a map nobody will see. Early maps never
 touch the archive or the index: a crash leaves the final merge exactly as it was. A failed early
@@ -140,12 +141,17 @@ class EarlyMaps:
     def closing(self) -> bool:
         return self._closing
 
-    def wait(self) -> None:
-        """No more early maps: drop a pending one, stop the one being built after the parts it is
-        tiling (the final merge reuses them and tiles the rest), publish none."""
+    def close(self) -> None:
+        """No more early maps: drop a pending one, and tell the one being built to stop after the
+        parts it is tiling (the final merge reuses them and tiles the rest) and to publish nothing.
+        Returns at once: :meth:`join` before tiling the final map."""
         with self._lock:
             self._closing = True
             self._pending = False
+
+    def wait(self) -> None:
+        """:meth:`close`, then :meth:`join`."""
+        self.close()
         self.join()
 
     def _run(self, tracks: dict[str, StagedResult] | None) -> None:

@@ -430,6 +430,7 @@ class _Leg:
                 RidelinesError(f"the sync failed unexpectedly ({type(exc).__name__})", code="internal_error")
             )
         finally:
+            self._join_early_maps()  # a leg that hands off or fails leaves no map being built
             stop.set()
 
     def _fail(self, error: RidelinesError) -> LegResult:
@@ -651,7 +652,9 @@ class _Leg:
             if self._converter is not None:
                 self._converter.close()
             if self._early is not None:
-                self._early.wait()  # an early map must never land after the final one
+                # no early map from now on; the one being built finishes its part while the
+                # final merge rewrites the archive, and is joined before the final map is tiled
+                self._early.close()
         return exhausted
 
     def _batch_due(self, batch: BatchWriter) -> bool:
@@ -938,6 +941,7 @@ class _Leg:
         """Tiles cut with the privacy settings read now, published; then record which settings
         the published map shows (a crash in between only makes the next sync re-tile)."""
         job = self.job
+        self._join_early_maps()  # an early map must never land after this one, nor tile beside it
         privacy = job.privacy()
         pmtiles = workdir / "activities.pmtiles"
         # rides list, explorer layer and export: from the archive's true tracks, one pass; in a
@@ -962,6 +966,10 @@ class _Leg:
             else:
                 job.blobs.put_bytes(job.layout.privacy_key, version.encode(), content_type="text/plain")
         return result
+
+    def _join_early_maps(self) -> None:
+        if self._early is not None:
+            self._early.wait()
 
     def _privacy_stale(self) -> bool:
         return published_privacy_version(self.job.blobs, self.job.layout) != privacy_version(
