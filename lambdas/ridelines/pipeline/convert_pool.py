@@ -21,7 +21,6 @@ fails to start and the converter falls back to threads.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import multiprocessing
@@ -131,29 +130,6 @@ def _warm() -> int:
     return os.getpid()  # the worker has imported this module (and the decoder) by now
 
 
-# A worker process only converts. What a ride allocates (tens of thousands of sample tuples and
-# coordinate lists) is freed by reference counting, but the cyclic collector kept walking it while
-# it grew: about a fifth of a worker's CPU, measured on the bench rides. A worker collects once
-# every COLLECT_EVERY rides instead, which still bounds whatever cycle an error leaves behind.
-COLLECT_EVERY = 50
-_converted_in_worker = 0
-
-
-def _start_worker() -> None:
-    gc.disable()
-
-
-def convert_in_worker(request: ConvertRequest) -> Converted:
-    """:func:`convert` in a worker process, with the worker's own collection schedule."""
-    global _converted_in_worker
-    try:
-        return convert(request)
-    finally:
-        _converted_in_worker += 1
-        if _converted_in_worker % COLLECT_EVERY == 0:
-            gc.collect()
-
-
 class Converter:
     """Runs :func:`convert` in ``processes`` worker processes (1: in the calling thread).
 
@@ -169,9 +145,7 @@ class Converter:
         if processes > 1:
             try:
                 self._pool = ProcessPoolExecutor(
-                    max_workers=processes,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker,
+                    max_workers=processes, mp_context=multiprocessing.get_context("spawn")
                 )
                 for _ in range(processes):  # start the workers now, while the first batch downloads
                     self._pool.submit(_warm)
@@ -187,7 +161,7 @@ class Converter:
         pool = self._pool
         if pool is not None:
             try:
-                converted = pool.submit(convert_in_worker, request).result()
+                converted = pool.submit(convert, request).result()
                 with self._lock:
                     self.in_pool += 1
                 return converted

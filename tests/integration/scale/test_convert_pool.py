@@ -5,7 +5,6 @@ cannot start (Lambda: no /dev/shm) never loses a ride: conversion goes on in the
 
 from __future__ import annotations
 
-import gc
 import json
 import multiprocessing
 import os
@@ -296,7 +295,7 @@ class UnpicklablePool(BreakingPool):
     """A pool that cannot take one ride (its request does not pickle); the workers are fine."""
 
     def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if fn is convert_pool.convert_in_worker:
+        if fn is convert_pool.convert:
             raise pickle.PicklingError("cannot pickle this request")
         done: Future[Any] = Future()
         done.set_result(fn(*args, **kwargs))
@@ -311,21 +310,3 @@ def test_a_ride_the_pool_cannot_take_is_converted_in_the_thread(
         assert converter.pooled
         assert [converter.convert(r) for r in real_requests()] == in_thread
         assert converter.pooled and converter.fallbacks == len(in_thread)  # the pool stays
-
-
-def test_workers_collect_cycles_on_their_own_schedule(
-    monkeypatch: pytest.MonkeyPatch, in_thread: list[convert_pool.Converted]
-) -> None:
-    """A worker runs without the automatic cyclic collector (a fifth of its CPU went to walking
-    each ride's fresh tuples) and collects every COLLECT_EVERY rides, so a cycle cannot pile up."""
-    with Converter(2) as converter:
-        assert converter._pool is not None
-        assert converter._pool.submit(gc.isenabled).result() is False
-        assert converter.convert(real_requests()[0]) == in_thread[0]
-    collections: list[int] = []
-    monkeypatch.setattr(convert_pool, "COLLECT_EVERY", 3)
-    monkeypatch.setattr(convert_pool, "_converted_in_worker", 0)
-    monkeypatch.setattr(convert_pool.gc, "collect", lambda *a: collections.append(1) or 0)
-    for req, expected in zip(real_requests()[:7], in_thread[:7], strict=True):
-        assert convert_pool.convert_in_worker(req) == expected
-    assert len(collections) == 2  # after the 3rd and the 6th ride
