@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import verdict
+from bench.procfs import descendants, status_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = os.environ.get("BENCH_QUICK") == "1"
@@ -338,41 +339,21 @@ def run_legs(url: str, token: str, work: Path) -> dict[str, Any]:
 # -- sampling, from the parent (no CPU or GIL taken from the sync) ------------------------------
 
 
-def _status_kb(pid: int, key: str) -> int:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    for line in text.splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
-
-
 def _pss_kb(pid: int) -> int:
     """Proportional set size: a page shared by a forked child and its parent counts once in the
     sum over the tree (VmRSS would count it twice, before the child's exec)."""
     try:
         text = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
-        return _status_kb(pid, "VmRSS")
+        return status_kb(pid, "VmRSS")
     for line in text.splitlines():
         if line.startswith("Pss:"):
             return int(line.split()[1])
-    return _status_kb(pid, "VmRSS")
+    return status_kb(pid, "VmRSS")
 
 
 def _tree(pid: int) -> list[int]:
-    found, todo = [pid], [pid]
-    while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
-            try:
-                kids = [int(k) for k in task.read_text().split()]
-            except OSError:
-                continue
-            found += kids
-            todo += kids
-    return found
+    return [pid, *descendants(pid)]
 
 
 def _disk_bytes(folder: Path) -> int:
@@ -409,7 +390,7 @@ class Sampler(threading.Thread):
             rss = 0
             for pid in pids:
                 rss += _pss_kb(pid)
-                hwm = _status_kb(pid, "VmHWM")
+                hwm = status_kb(pid, "VmHWM")
                 if hwm and hwm > self.hwm.get(pid, ("", 0))[1]:
                     try:
                         name = Path(f"/proc/{pid}/comm").read_text().strip()

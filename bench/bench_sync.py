@@ -34,6 +34,7 @@ from typing import Any
 
 from bench import verdict
 from bench.fitgen import ride
+from bench.procfs import descendants, status_kb
 from ridelines_local.standin.intervals import StandinActivity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,30 +204,6 @@ def _sync(out: Path, base_url: str, rate: float) -> tuple[float, dict[str, Any]]
     return elapsed, {**result.summary(), "published": result.published}
 
 
-def _status_kb(pid: int | str, key: str) -> int:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:  # exited meanwhile
-        return 0
-    for line in text.splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def _descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
-            try:
-                kids = [int(k) for k in task.read_text().split()]
-            except OSError:
-                continue
-            found += kids
-            todo += kids
-    return found
-
-
 class _PeakSampler(threading.Thread):
     """Peak RSS of this process and of every descendant (Tippecanoe and its launcher), from /proc.
 
@@ -246,15 +223,15 @@ class _PeakSampler(threading.Thread):
         self.done = threading.Event()
 
     def sample(self) -> None:
-        pids = [self.me, *_descendants(self.me)]
+        pids = [self.me, *descendants(self.me)]
         for pid in pids:
-            self.hwm_kb[pid] = max(self.hwm_kb.get(pid, 0), _status_kb(pid, "VmHWM"))
+            self.hwm_kb[pid] = max(self.hwm_kb.get(pid, 0), status_kb(pid, "VmHWM"))
             if pid not in self.names:
                 try:
                     self.names[pid] = Path(f"/proc/{pid}/comm").read_text().strip()
                 except OSError:
                     self.names[pid] = "?"
-        self.tree_peak_kb = max(self.tree_peak_kb, sum(_status_kb(pid, "VmRSS") for pid in pids))
+        self.tree_peak_kb = max(self.tree_peak_kb, sum(status_kb(pid, "VmRSS") for pid in pids))
 
     def run(self) -> None:
         while not self.done.wait(0.05):
