@@ -204,6 +204,8 @@ def build_tiles_in_parts(
         if not merge:
             log.info("parts tiled ahead of the merge: %s", ",".join(result.tiled) or "none")
             return result
+        if out_of_time is not None and out_of_time():  # the parts are stored; the merge is for later
+            raise PartsIncomplete("out of time before merging the parts")
         for part in parts:
             if part.name in locals_by_name:
                 continue
@@ -215,8 +217,6 @@ def build_tiles_in_parts(
             else:
                 result.reused.append(part.name)
             locals_by_name[part.name] = local
-        if out_of_time is not None and out_of_time():  # the parts are stored; the merge is for later
-            raise PartsIncomplete("out of time before merging the parts")
         join_pmtiles([locals_by_name[p.name] for p in parts], out_path)
         current = {p.key(prefix) for p in parts}
         for key in sorted(stored - current):
