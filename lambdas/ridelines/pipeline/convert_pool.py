@@ -21,7 +21,6 @@ fails to start and the converter falls back to threads.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
@@ -76,10 +75,6 @@ class Converted:
     no_track_reason: str = ""  # why there is no feature, when there is none and no error
     error: ConvertError | None = None
     error_reason: str = ""
-
-    @property
-    def feature(self) -> dict[str, Any] | None:
-        return None if self.line is None else json.loads(self.line)
 
 
 def _track(feature: dict[str, Any], request: ConvertRequest, truncated: str | None = None) -> Converted:

@@ -79,7 +79,7 @@ def real_requests() -> list[ConvertRequest]:
 
 
 def lines(results: list[convert_pool.Converted]) -> list[bytes | None]:
-    return [None if r.feature is None else encode_feature(r.feature) for r in results]
+    return [r.line for r in results]
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +95,9 @@ def test_the_pool_gives_byte_identical_archive_lines(in_thread: list[convert_poo
     assert lines(pooled) == lines(in_thread)
     assert pooled == in_thread  # truncation, reasons and errors too
     by_name = dict(zip([r.default_id for r in real_requests()], pooled, strict=True))
-    assert by_name["short"].truncated and by_name["short"].feature is not None
-    assert by_name["junk"].error is ConvertError.UNDECODABLE and by_name["junk"].feature is None
-    assert all(by_name[n].feature is not None for n in ("ms-bike", "ms-run", "gpx", "tcx"))
+    assert by_name["short"].truncated and by_name["short"].line is not None
+    assert by_name["junk"].error is ConvertError.UNDECODABLE and by_name["junk"].line is None
+    assert all(by_name[n].line is not None for n in ("ms-bike", "ms-run", "gpx", "tcx"))
 
 
 def test_the_pool_gives_what_the_converter_gave_before_it(in_thread: list[convert_pool.Converted]) -> None:
