@@ -10,6 +10,7 @@ line by line into a new file, so memory stays flat whatever the archive's size.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -23,16 +24,30 @@ ZSTD_LEVEL = 3
 _ID_PREFIX = re.compile(rb'^\{"type":"Feature","properties":\{"id":("(?:[^"\\]|\\.)*")')
 
 
-def encode_feature(feature: Mapping[str, Any]) -> bytes:
-    """One archive line (with its newline) in canonical key order."""
+def canonical_feature(feature: Mapping[str, Any]) -> dict[str, Any]:
+    """The feature as its archive line holds it (canonical key order, ``id`` a string first):
+    what parsing the line gives back, so products made from it equal those made from the line."""
     properties = dict(feature.get("properties") or {})
     if "id" not in properties:
         raise ValueError("feature has no properties.id")
     ordered_properties = {"id": str(properties.pop("id")), **properties}
-    line = {"type": "Feature", "properties": ordered_properties, "geometry": feature.get("geometry")}
-    return (
-        json.dumps(line, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
-    )
+    return {"type": "Feature", "properties": ordered_properties, "geometry": feature.get("geometry")}
+
+
+def encode_feature(feature: Mapping[str, Any]) -> bytes:
+    """One archive line (with its newline) in canonical key order."""
+    return encode_canonical(canonical_feature(feature))
+
+
+def encode_canonical(line: Mapping[str, Any]) -> bytes:
+    """The archive line of a :func:`canonical_feature`."""
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
+
+
+def line_hash(line: bytes) -> bytes:
+    """An archive line's identity: what its data products, Tippecanoe line and part digest are
+    keyed by."""
+    return hashlib.blake2b(line, digest_size=16).digest()
 
 
 def line_activity_id(line: bytes) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 import zstandard
 
 from ridelines import explorer, rides_list
-from ridelines.archive import iter_lines
+from ridelines.archive import iter_lines, line_hash
 from ridelines.ports import BlobStore
 
 log = logging.getLogger(__name__)
@@ -141,11 +141,6 @@ class _CacheWriter:
     def close(self) -> None:
         self._out.close()
         self._raw.close()
-
-
-def line_hash(line: bytes) -> bytes:
-    """What a ride's products are cached under: its archive line's hash."""
-    return hashlib.blake2b(line, digest_size=16).digest()
 
 
 def ride_products(feature: Mapping[str, Any], *, include_virtual: bool) -> RideProducts:

@@ -29,16 +29,24 @@ import json
 import logging
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ridelines.archive import ArchiveWriter, iter_features, iter_lines, line_activity_id
+from ridelines.archive import ArchiveWriter, iter_features, iter_lines, line_activity_id, line_hash
 from ridelines.errors import RidelinesError
 from ridelines.ports import BlobStore
-from ridelines.tiling import build_pmtiles, join_pmtiles, tippecanoe_args
+from ridelines.tiling import (
+    build_pmtiles,
+    build_pmtiles_from_lines,
+    is_drawn,
+    join_pmtiles,
+    tile_line,
+    tippecanoe_args,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +136,7 @@ def plan_parts(
     lines: dict[str, list[tuple[str, bytes]]] = {}
     for line in iter_lines(archive):
         props = line_properties(line)
-        entry = (str(props.get("id", line_activity_id(line))), hashlib.blake2b(line, digest_size=16).digest())
+        entry = (str(props.get("id", line_activity_id(line))), line_hash(line))
         lines.setdefault(part_of(props), []).append(entry)
     settings = json.dumps(
         {
@@ -162,6 +170,7 @@ def build_tiles_in_parts(
     parallel: int = 2,
     out_of_time: Callable[[], bool] | None = None,
     merge: bool = True,
+    tile_lines: TileLines | None = None,
 ) -> PartsBuildResult:
     """The whole map from the archive, re-tiling only the parts whose key is not stored yet.
 
@@ -172,6 +181,10 @@ def build_tiles_in_parts(
     ``merge=False`` tiles the archive's stale parts into the parts cache and stops there: no
     merged file, and no stored part is deleted (the archive may hold only some of the rider's
     parts, e.g. the years a first sync has completed so far).
+
+    ``tile_lines``: Tippecanoe's lines already made for some archive lines (by :func:`line_hash`),
+    e.g. by a sync's converters; used only without a ``transform`` (a privacy cut needs the
+    feature), any other line is parsed and encoded here as usual.
     """
     out_path = Path(out_path)
     scratch = Path(workdir) / "parts-work"
@@ -189,9 +202,13 @@ def build_tiles_in_parts(
             if out_of_time is not None and out_of_time():
                 raise PartsIncomplete(f"out of time before tiling part {part.name}")
             local = scratch / f"{part.name}{PART_SUFFIX}"
-            raw = iter_features(sources[part.name])
-            features = raw if transform is None else transform(raw)
-            build_pmtiles(features, local, include_virtual=include_virtual, extra_args=extra_args)
+            if transform is None and tile_lines is not None:
+                lines = _tile_lines_of(sources[part.name], tile_lines, include_virtual=include_virtual)
+                build_pmtiles_from_lines(lines, local, extra_args=extra_args)
+            else:
+                raw = iter_features(sources[part.name])
+                features = raw if transform is None else transform(raw)
+                build_pmtiles(features, local, include_virtual=include_virtual, extra_args=extra_args)
             sources[part.name].unlink(missing_ok=True)
             blobs.put_file(part.key(prefix), local, content_type="application/vnd.pmtiles")
             return local
@@ -233,6 +250,51 @@ def build_tiles_in_parts(
         return result
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+class TileLines:
+    """Tippecanoe's line of each ride a sync converted (:func:`ridelines.tiling.tile_line`, ``b""``
+    for a ride that draws nothing), by archive line hash, up to ``budget_bytes``.
+
+    Encoding a ride for Tippecanoe means parsing its whole archive line and thinning it again; the
+    converters do it once while they hold the feature, and every part built from those lines
+    (early maps, the final map) writes the bytes as they are. Past the budget (a huge first sync
+    on Lambda's memory) rides are parsed from the archive as before. Thread-safe.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes = budget_bytes
+        self.used_bytes = 0
+        self.hits = 0
+        self._lines: dict[bytes, bytes] = {}
+        self._lock = threading.Lock()
+
+    def add(self, digest: bytes, line: bytes) -> bool:
+        with self._lock:
+            if digest in self._lines or self.used_bytes + len(line) > self.budget_bytes:
+                return False
+            self._lines[digest] = line
+            self.used_bytes += len(line)
+            return True
+
+    def get(self, digest: bytes) -> bytes | None:
+        found = self._lines.get(digest)
+        if found is not None:
+            self.hits += 1  # a statistic: a lost update under a race is harmless
+        return found
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+
+def _tile_lines_of(source: Path, known: TileLines, *, include_virtual: bool) -> Iterator[bytes]:
+    """The Tippecanoe lines of a part's archive lines: ready ones as they are, the rest encoded."""
+    for line in iter_lines(source):
+        ready = known.get(line_hash(line))
+        if ready is None:
+            feature = json.loads(line)
+            ready = (tile_line(feature) or b"") if is_drawn(feature, include_virtual=include_virtual) else b""
+        yield ready
 
 
 def _split_stale(archive: Path, names: set[str], scratch: Path) -> dict[str, Path]:

@@ -28,6 +28,8 @@ the build stays fast (Tippecanoe's time grows with points x zoom levels):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import gzip
 import json
 import os
@@ -37,7 +39,7 @@ import struct
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,7 +129,19 @@ def join_pmtiles(parts: Sequence[Path], out_path: Path) -> Path:
 
 
 def check_tippecanoe(path: str) -> str:
-    """Run ``tippecanoe --version``; return its version line or raise ConfigurationError."""
+    """Run ``tippecanoe --version``; return its version line or raise ConfigurationError.
+
+    Asked before every build; answered once per binary (path, size, mtime): a sync builds dozens of
+    parts, and each check is a process start."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise ConfigurationError(f"tippecanoe at {path} cannot run: {exc}") from None
+    return _checked_version(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _checked_version(path: str, size: int, mtime_ns: int) -> str:
     try:
         done = subprocess.run(  # noqa: S603 - our own binary, fixed arguments
             [path, "--version"], capture_output=True, text=True, timeout=30, check=False
@@ -163,6 +177,27 @@ def build_pmtiles(
     Virtual features (``properties.virtual``) are skipped unless ``include_virtual``. Zero
     features give a valid PMTiles file with one empty z0 tile.
     """
+    skipped = 0
+
+    def lines() -> Iterator[bytes]:
+        nonlocal skipped
+        for feature in features:
+            if not is_drawn(feature, include_virtual=include_virtual):
+                skipped += 1
+                continue
+            line = tile_line(feature)
+            if line is not None:
+                yield line
+
+    built = build_pmtiles_from_lines(lines(), out_path, extra_args=extra_args)
+    return dataclasses.replace(built, features_skipped_virtual=skipped)
+
+
+def build_pmtiles_from_lines(
+    lines: Iterable[bytes], out_path: Path, *, extra_args: Sequence[str] | None = None
+) -> TileBuildResult:
+    """Tippecanoe over ready :func:`tile_line` lines (empty ones, rides that draw nothing, are
+    passed over): :func:`build_pmtiles` without encoding each feature again."""
     out_path = Path(out_path)
     exe = find_tippecanoe()
     check_tippecanoe(exe)
@@ -183,7 +218,7 @@ def build_pmtiles(
         tmp_dir,
         *tippecanoe_args(extra_args),
     ]
-    written = skipped = 0
+    written = 0
     try:
         with open(Path(tmp_dir) / "stderr.txt", "w+b") as err:
             proc = subprocess.Popen(  # noqa: S603 - our own binary, arguments from our settings
@@ -191,16 +226,10 @@ def build_pmtiles(
             )
             assert proc.stdin is not None
             try:
-                for feature in features:
-                    props = feature.get("properties") or {}
-                    if props.get("virtual") and not include_virtual:
-                        skipped += 1
-                        continue
-                    line = _tile_line(feature)
-                    if line is None:
-                        continue
-                    proc.stdin.write(line)
-                    written += 1
+                for line in lines:
+                    if line:
+                        proc.stdin.write(line)
+                        written += 1
             except BrokenPipeError:
                 pass  # Tippecanoe quit early: its exit code and message say why
             except BaseException:
@@ -221,10 +250,15 @@ def build_pmtiles(
             os.replace(tmp_out, out_path)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
-    return TileBuildResult(out_path, written, skipped, out_path.stat().st_size)
+    return TileBuildResult(out_path, written, 0, out_path.stat().st_size)
 
 
-def _tile_line(feature: Mapping) -> bytes | None:
+def is_drawn(feature: Mapping, *, include_virtual: bool) -> bool:
+    """Whether the map shows this feature at all (a virtual ride only when virtual rides are on)."""
+    return include_virtual or not (feature.get("properties") or {}).get("virtual")
+
+
+def tile_line(feature: Mapping) -> bytes | None:
     """One GeoJSONSeq line for Tippecanoe, or None for a feature without a line to draw."""
     geometry = feature.get("geometry") or {}
     if geometry.get("type") not in ("LineString", "MultiLineString") or not geometry.get("coordinates"):

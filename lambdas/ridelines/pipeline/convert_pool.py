@@ -31,12 +31,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ridelines.archive import encode_feature
-from ridelines.data_products import RideProducts, line_hash, ride_products
+from ridelines.archive import canonical_feature, encode_canonical, line_hash
+from ridelines.data_products import RideProducts, ride_products
 from ridelines.errors import FitDecodeError
 from ridelines.features import ActivityMeta, decode_track, feature_from_track, track_file_to_feature
 from ridelines.gpxtcx import TrackFileError
 from ridelines.selection import ActivityWindow
+from ridelines.tiling import is_drawn, tile_line
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,10 @@ class ConvertRequest:
 
 @dataclass(frozen=True, slots=True)
 class Converted:
-    """What became of one download. A track comes back as its archive line and the line's data
-    products, both made here: encoding and walking the track are most of the per-ride work left
-    after decoding, and a line crosses the process boundary far cheaper than a Feature's
-    thousands of coordinate lists."""
+    """What became of one download. A track comes back as its archive line, the line's data
+    products and its Tippecanoe line, all made here: encoding and walking the track are most of
+    the per-ride work left after decoding, and lines cross the process boundary far cheaper
+    than a Feature's thousands of coordinate lists."""
 
     line: bytes | None = None  # the archive line (:func:`ridelines.archive.encode_feature`)
     products: tuple[bytes, RideProducts] | None = None  # (line hash, the ride's products)
@@ -75,13 +76,18 @@ class Converted:
     no_track_reason: str = ""  # why there is no feature, when there is none and no error
     error: ConvertError | None = None
     error_reason: str = ""
+    tile_line: bytes | None = None  # :func:`ridelines.tiling.tile_line`, b"" if not drawn
 
 
 def _track(feature: dict[str, Any], request: ConvertRequest, truncated: str | None = None) -> Converted:
-    feature = {**feature, "properties": {**feature["properties"], "id": request.default_id}}
-    line = encode_feature(feature)
-    products = ride_products(feature, include_virtual=request.include_virtual)
-    return Converted(line, (line_hash(line), products), truncated)
+    # the line's own form (what parsing it gives back), so all three equal what the sync would
+    # make from the archive line
+    canonical = canonical_feature({**feature, "properties": {**feature["properties"], "id": request.default_id}})
+    line = encode_canonical(canonical)
+    products = ride_products(canonical, include_virtual=request.include_virtual)
+    drawn = is_drawn(canonical, include_virtual=request.include_virtual)
+    tiles = (tile_line(canonical) or b"") if drawn else b""
+    return Converted(line, (line_hash(line), products), truncated, tile_line=tiles)
 
 
 def convert(request: ConvertRequest) -> Converted:

@@ -92,7 +92,7 @@ from ridelines.ports import BlobStore, SyncInvoker, SyncStateRepository
 from ridelines.privacy import NO_PRIVACY_VERSION, StoredPrivacy, apply_privacy, privacy_version
 from ridelines.publish import PublishResult, TilesPublisher
 from ridelines.selection import ActivityWindow
-from ridelines.tile_parts import PartsIncomplete, build_tiles_in_parts, parts_prefix
+from ridelines.tile_parts import PartsIncomplete, TileLines, build_tiles_in_parts, parts_prefix
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,8 @@ class SyncSettings:
     # Lambda (no /dev/shm for the pool's semaphores): the command line and benchmarks use
     # ``convert_pool.usable_cpus()``
     convert_processes: int = 1
+    # memory for the converted rides' Tippecanoe lines (~15 KB a ride); past it, parsed as before
+    tile_lines_budget_mb: int = 128
 
 
 class LegStatus(StrEnum):
@@ -219,6 +221,7 @@ class _Outcome:
     reason: str = ""
     line: bytes | None = None  # the archive line of its track
     products: tuple[bytes, RideProducts] | None = None  # (line hash, the ride's data products)
+    tile_line: bytes | None = None  # its line for Tippecanoe (b"": not drawn)
     downloaded: bool = False
     meta: bytes = b""
     deferred: bool = False  # out of time before it finished: neither done nor failed
@@ -312,6 +315,9 @@ class _Leg:
         # the data products of the rides this leg converted, by line hash: the final merge reuses
         # them instead of parsing every new line again (a later leg recomputes what it lacks)
         self._products: dict[bytes, RideProducts] = {}
+        # and their Tippecanoe lines: every part tiled from them (early maps, the final map)
+        # writes these instead of parsing and thinning each archive line again
+        self._tile_lines = TileLines(self.settings.tile_lines_budget_mb * 1024 * 1024)
         self.last_save = 0.0
         self.started = time.perf_counter()
         self.out_of_time = False
@@ -724,6 +730,8 @@ class _Leg:
             if outcome.products is not None:
                 digest, products = outcome.products
                 self._products[digest] = products
+                if outcome.tile_line is not None:
+                    self._tile_lines.add(digest, outcome.tile_line)
         self._refresh_counts()
         self.job.reporter.progress(self.counts)
 
@@ -784,10 +792,13 @@ class _Leg:
             return outcome(
                 line=converted.line,
                 products=converted.products,
+                tile_line=converted.tile_line,
                 downloaded=True,
                 reason=f"partial file accepted after {ACCEPT_AFTER} short downloads ({cut})"[:300],
             )
-        return outcome(line=converted.line, products=converted.products, downloaded=True)
+        return outcome(
+            line=converted.line, products=converted.products, tile_line=converted.tile_line, downloaded=True
+        )
 
     # -- checkpoint + hand-off --------------------------------------------------------------------
 
@@ -1022,8 +1033,10 @@ class _Leg:
             prefix=parts_prefix(self.job.layout.archive_key),
             workdir=workdir,
             include_virtual=self.settings.include_virtual,
-            transform=lambda features: apply_privacy(features, privacy),
+            # no privacy zones: the features go in as they are, so the converters' lines serve
+            transform=None if privacy is None or privacy.is_empty else lambda f: apply_privacy(f, privacy),
             transform_key=privacy_version(privacy),
+            tile_lines=self._tile_lines,
             out_of_time=lambda: (
                 self._time_short(self.settings.publish_reserve_seconds / 2) or (stop is not None and stop())
             ),

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ridelines import data_products
+from ridelines import archive, data_products, tiling
 from ridelines.adapters.local import FileBlobStore
 from ridelines.adapters.memory import MemorySyncStateRepository
 from ridelines.archive import encode_feature, iter_lines, line_activity_id
@@ -117,12 +117,13 @@ def test_the_pool_gives_what_the_converter_gave_before_it(in_thread: list[conver
         assert (None if expected is None else encode_feature(expected)) == lines([result])[0]
 
 
-def test_a_track_comes_back_as_its_archive_line_and_its_data_products(
+def test_a_track_comes_back_as_its_archive_line_its_data_products_and_its_tile_line(
     in_thread: list[convert_pool.Converted],
 ) -> None:
-    """The converter encodes the line and walks the track while it holds the feature; what it gives
-    is exactly what the final pass would compute from the stored line (so reusing it by the line's
-    hash changes no byte of the rides list or the explorer layer)."""
+    """The converter encodes the line, walks the track and encodes it for Tippecanoe while it
+    holds the feature; what it gives is exactly what the final pass would compute from the stored
+    line (so reusing it by the line's hash changes no byte of the rides list, the explorer layer or
+    Tippecanoe's input)."""
     tracks = [r for r in in_thread if r.line is not None]
     assert len(tracks) == 8
     for req, result in zip(real_requests(), in_thread, strict=True):
@@ -132,10 +133,11 @@ def test_a_track_comes_back_as_its_archive_line_and_its_data_products(
         assert line_activity_id(result.line) == req.default_id
         assert result.products is not None
         digest, products = result.products
-        assert digest == data_products.line_hash(result.line)
+        assert digest == archive.line_hash(result.line)
         entry, tiles = products
         assert products == data_products.ride_products(json.loads(result.line), include_virtual=False)
         assert entry is not None and entry["id"] == req.default_id and entry["bbox"] and tiles
+        assert result.tile_line and result.tile_line == tiling.tile_line(json.loads(result.line))
 
 
 def test_a_dead_worker_falls_back_to_converting_in_the_thread(

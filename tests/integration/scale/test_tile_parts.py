@@ -8,6 +8,7 @@ tiling transform (privacy) re-tiles every part.
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import random
 from pathlib import Path
@@ -19,7 +20,7 @@ from pmtiles.reader import MmapSource, Reader, all_tiles
 
 from ridelines import tile_parts, tiling
 from ridelines.adapters.memory import MemoryBlobStore
-from ridelines.archive import ArchiveWriter, iter_features, rewrite_archive
+from ridelines.archive import ArchiveWriter, iter_features, line_hash, rewrite_archive
 from ridelines.tile_parts import build_tiles_in_parts, parts_prefix
 
 PREFIX = parts_prefix("athletes/i7/activities.geojson.zst")
@@ -67,6 +68,12 @@ def ids_by_zoom(path: Path) -> tuple[dict[int, set[str]], set[str]]:
             for feature in tile.get(tiling.LAYER, {"features": []})["features"]:
                 ids.setdefault(z, set()).add(str(feature["properties"]["id"]))
     return ids, layers
+
+
+def tiles_of(path: Path) -> dict[tuple[int, int, int], bytes]:
+    """Every tile's decoded bytes (the files' metadata names Tippecanoe's scratch paths)."""
+    with open(path, "rb") as f:
+        return {zxy: gzip.decompress(data) for zxy, data in all_tiles(Reader(MmapSource(f)).get_bytes)}
 
 
 @pytest.fixture
@@ -268,3 +275,81 @@ def test_out_of_time_after_the_last_part_stores_every_part_and_merges_nothing(
         archive, tmp_path / "m2.pmtiles", blobs=blobs, prefix=PREFIX, workdir=tmp_path
     )
     assert resumed.tippecanoe_runs == 0 and len(resumed.reused) == 4 and resumed.path.exists()
+
+
+def _known_tile_lines(features: list[dict[str, Any]], budget: int = 1 << 30) -> tile_parts.TileLines:
+    """What a sync's converters hand over: each ride's Tippecanoe line by its archive line's hash."""
+    known = tile_parts.TileLines(budget)
+    for feature in features:
+        line = _line(feature)
+        known.add(line_hash(line), tiling.tile_line(json.loads(line)) or b"")
+    return known
+
+
+def test_ready_tile_lines_build_the_same_parts_as_parsing_the_archive(
+    tmp_path: Path, history: list[dict[str, Any]]
+) -> None:
+    """The converters' lines go to Tippecanoe as they are: the same part files, byte for byte, as
+    parsing and thinning every archive line, and every ride is drawn from them."""
+    virtual = {**ride(77, 2020), "properties": {**ride(77, 2020)["properties"], "id": "v77", "virtual": True}}
+    features = [*history, virtual]
+    archive = write_archive(tmp_path / "a.zst", features)
+    parsed_blobs, ready_blobs = MemoryBlobStore(), MemoryBlobStore()
+    parsed = build_tiles_in_parts(
+        archive, tmp_path / "p.pmtiles", blobs=parsed_blobs, prefix=PREFIX, workdir=tmp_path
+    )
+    known = _known_tile_lines(history)
+    assert known.add(line_hash(_line(virtual)), b"")  # not drawn: virtual rides are off
+    ready = build_tiles_in_parts(
+        archive, tmp_path / "r.pmtiles", blobs=ready_blobs, prefix=PREFIX, workdir=tmp_path, tile_lines=known
+    )
+    assert known.hits == len(features)  # not one line parsed again
+    assert [p.key(PREFIX) for p in ready.parts] == [p.key(PREFIX) for p in parsed.parts]
+    for part in parsed.parts:  # same keys, and each object holds the same tiles
+        ready_part, parsed_part = tmp_path / "ready-part", tmp_path / "parsed-part"
+        ready_part.write_bytes(ready_blobs.get_bytes(part.key(PREFIX)) or b"")
+        parsed_part.write_bytes(parsed_blobs.get_bytes(part.key(PREFIX)) or b"")
+        assert tiles_of(ready_part) == tiles_of(parsed_part), part.name
+    assert tiles_of(ready.path) == tiles_of(parsed.path)
+    assert "v77" not in ids_by_zoom(ready.path)[0][12]
+
+
+def test_lines_not_ready_are_parsed_and_a_transform_parses_them_all(
+    tmp_path: Path, history: list[dict[str, Any]]
+) -> None:
+    archive = write_archive(tmp_path / "a.zst", history)
+    some = _known_tile_lines(history[:10])
+    partly = build_tiles_in_parts(
+        archive,
+        tmp_path / "m1.pmtiles",
+        blobs=MemoryBlobStore(),
+        prefix=PREFIX,
+        workdir=tmp_path,
+        tile_lines=some,
+    )
+    assert some.hits == 10
+    assert ids_by_zoom(partly.path)[0][12] == {f["properties"]["id"] for f in history}
+
+    # a privacy cut needs each feature: the ready lines would show what it hides
+    every = _known_tile_lines(history)
+    cut = build_tiles_in_parts(
+        archive,
+        tmp_path / "m2.pmtiles",
+        blobs=MemoryBlobStore(),
+        prefix=PREFIX,
+        workdir=tmp_path,
+        transform=lambda fs: (f for f in fs if f["properties"]["id"] != "r1"),
+        transform_key="zones-v1",
+        tile_lines=every,
+    )
+    assert every.hits == 0
+    assert "r1" not in ids_by_zoom(cut.path)[0][12]
+
+
+def test_tile_lines_stop_at_their_memory_budget() -> None:
+    known = tile_parts.TileLines(budget_bytes=10)
+    assert known.add(b"a" * 16, b"12345") and known.add(b"b" * 16, b"6789")
+    assert not known.add(b"c" * 16, b"xy")  # 11 bytes would pass the budget: parsed later instead
+    assert not known.add(b"a" * 16, b"")  # already there
+    assert len(known) == 2 and known.used_bytes == 9
+    assert known.get(b"c" * 16) is None and known.get(b"a" * 16) == b"12345" and known.hits == 1

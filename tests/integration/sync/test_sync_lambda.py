@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ridelines import tile_parts
 from ridelines.archive import iter_features
 from ridelines.errors import SyncInProgress
 from ridelines.index import EntryStatus, decode_index
@@ -64,6 +65,21 @@ def test_first_sync_builds_and_publishes_the_map(world: SyncWorld) -> None:
     assert record.finished_at is not None and record.counts.downloaded == 4
     assert user.last_sync and user.last_sync["status"] == "succeeded"
     assert list(world.blobs.list_keys(f"athletes/{ATHLETE}/staging/")) == []  # staging cleaned up
+
+
+def test_the_map_is_tiled_from_the_converters_lines_without_parsing_the_archive(
+    world: SyncWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ride a sync converts reaches Tippecanoe as the line its converter made (no privacy
+    zones): the parts never parse and thin an archive line again."""
+
+    def parsed_again(feature: Any) -> bytes:
+        raise AssertionError(f"archive line of {feature['properties']['id']} parsed for the tiles")
+
+    monkeypatch.setattr(tile_parts, "tile_line", parsed_again)
+    result = world.trigger()
+    assert result["status"] == "succeeded"
+    assert set(world.tiles()) == RIDE_IDS
 
 
 def test_no_change_resync_downloads_uploads_and_invalidates_nothing(world: SyncWorld) -> None:

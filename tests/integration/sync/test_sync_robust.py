@@ -238,7 +238,7 @@ def test_a_kill_in_any_phase_then_retries_exhausted_is_failed_not_running(
         "list": (IntervalsClient, "listing"),
         "diff": (sync_module, "read_staged"),
         "download": (IntervalsClient, "download_file"),
-        "publish": (tile_parts_module, "build_pmtiles"),  # the sync tiles by parts
+        "publish": (tile_parts_module, "build_pmtiles_from_lines"),  # by parts, from the converters' lines
     }
     owner, name = targets[phase]
 
@@ -297,7 +297,7 @@ def test_the_sync_status_is_never_running_past_the_lease(world: SyncWorld) -> No
 def test_a_leg_beats_while_it_runs(world: SyncWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     """The heartbeat renews the claim and the lease during a long step (Tippecanoe here)."""
     monkeypatch.setattr(sync_module, "HEARTBEAT_SECONDS", 0.05)
-    original = tile_parts_module.build_pmtiles
+    original = tile_parts_module.build_pmtiles_from_lines
     beats: list[float] = []
 
     def slow_tiles(*args: Any, **kwargs: Any) -> Any:
@@ -310,7 +310,7 @@ def test_a_leg_beats_while_it_runs(world: SyncWorld, monkeypatch: pytest.MonkeyP
             threading.Event().wait(0.02)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(tile_parts_module, "build_pmtiles", slow_tiles)
+    monkeypatch.setattr(tile_parts_module, "build_pmtiles_from_lines", slow_tiles)
     assert world.trigger()["status"] == "succeeded"
     assert beats  # the record moved while the main thread was busy tiling
     assert world.states.get(ATHLETE).status is SyncStatus.SUCCEEDED  # type: ignore[union-attr]

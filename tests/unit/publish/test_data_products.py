@@ -9,8 +9,8 @@ import random
 import tracemalloc
 from pathlib import Path
 
-from ridelines.archive import ArchiveWriter, encode_feature, iter_lines
-from ridelines.data_products import from_archive, line_hash, ride_products
+from ridelines.archive import ArchiveWriter, encode_feature, iter_lines, line_hash
+from ridelines.data_products import from_archive, ride_products
 from ridelines.explorer import feature_tiles, max_square
 from ridelines.features import fit_to_feature
 from ridelines.rides_list import bbox
