@@ -36,6 +36,7 @@ from bench import verdict
 from bench.fitgen import ride
 from bench.procfs import descendants, status_kb
 from ridelines_local.standin.intervals import StandinActivity
+from ridelines_local.standin.zip_members import ZipMember
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT_DIR = ROOT / "tests" / "data" / "fit"
@@ -50,6 +51,7 @@ RATE = 10.0
 FIRST_N = 500
 BIG_N = 5000
 MEMORY_LIMIT_MB = 512
+ZIP_MEMBER_SUFFIX = ".zipmember"  # a corpus ride deflated ahead of time (:class:`ZipMember`)
 
 
 def _standin(n: int, files: list[Path], rate: float, burst: int) -> Any:
@@ -98,6 +100,13 @@ class _SyntheticRide(StandinActivity):
     def fit_bytes(self, _value: bytes | None) -> None:
         pass  # always generated
 
+    def zip_member(self) -> ZipMember | None:
+        # deflated once, with the corpus: intervals.icu compresses on its own servers, not on
+        # the two cores the sync under test has
+        if self.corpus is not None:
+            return ZipMember.from_bytes((self.corpus / f"{self.id}{ZIP_MEMBER_SUFFIX}").read_bytes())
+        return super().zip_member()
+
     def to_json(self) -> dict[str, Any]:
         # the listing only asks whether there is a file: don't generate one per listed ride
         base = {
@@ -112,6 +121,14 @@ def _write_ride(path: str, seed: int, start: datetime, hours: float) -> None:
     tmp = Path(path + ".tmp")
     tmp.write_bytes(ride(seed, start, hours))
     tmp.replace(path)  # a corpus interrupted mid-write is never read as whole
+
+
+def _write_zip_member(fit_path: str) -> None:
+    """The ride as the stand-in's batch downloads send it, deflated at zlib's default level."""
+    member = Path(fit_path).with_suffix(ZIP_MEMBER_SUFFIX)
+    tmp = Path(f"{member}.tmp")
+    tmp.write_bytes(ZipMember.of(Path(fit_path).read_bytes(), level=6).to_bytes())
+    tmp.replace(member)
 
 
 def _corpus(n: int, seed: int, rides: list[tuple[str, int, datetime, float]]) -> Path:
@@ -132,6 +149,12 @@ def _corpus(n: int, seed: int, rides: list[tuple[str, int, datetime, float]]) ->
             for done in [
                 pool.submit(_write_ride, str(folder / f"{i}.fit"), s, t, h) for i, s, t, h in missing
             ]:
+                done.result()
+    unzipped = [r[0] for r in rides if not (folder / f"{r[0]}{ZIP_MEMBER_SUFFIX}").exists()]
+    if unzipped:
+        print(f"   deflating {len(unzipped)} FIT files in {folder}", file=sys.stderr, flush=True)
+        with ProcessPoolExecutor(usable_cpus()) as pool:
+            for done in [pool.submit(_write_zip_member, str(folder / f"{i}.fit")) for i in unzipped]:
                 done.result()
     return folder
 

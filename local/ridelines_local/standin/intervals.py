@@ -25,13 +25,11 @@ import base64
 import gzip
 import hashlib
 import html
-import io
 import json
 import re
 import secrets
 import threading
 import time
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -40,6 +38,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from ridelines_local.standin.zip_members import ZipMember, zip_of
 
 AUTHORIZATION_CODE_LIFETIME = timedelta(minutes=2)  # documented by intervals.icu
 FAULT_KINDS = frozenset(
@@ -67,6 +67,12 @@ class StandinActivity:
     file_sport_index: int | None = None  # the part of a multisport file this activity was made from
     # when the file was last (re-)synced: what icu_sync_date reports; a rename does not touch it
     file_synced: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def zip_member(self) -> ZipMember | None:
+        """The file as a ``download-fit-files`` entry (deflated here; a benchmark's corpus keeps
+        it deflated ahead of time)."""
+        data = self.fit_bytes  # read once: the benchmarks generate it on each read
+        return None if data is None else ZipMember.of(data)
 
     def to_json(self) -> dict[str, Any]:
         local = self.start.astimezone(UTC).replace(tzinfo=None)
@@ -405,17 +411,16 @@ class IntervalsStandin:
         ``"id"`` (``{id}.fit``) or ``"opaque"`` (``file-{n}.fit``: the client must match by start time)."""
         with self._lock:
             chosen = [self.activities.get(i) for i in dict.fromkeys(ids)]
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-            for n, activity in enumerate(chosen, start=1):
-                if activity is None or activity.athlete_id != athlete_id or activity.source == "STRAVA":
-                    continue
-                data = activity.fit_bytes  # read once: the benchmarks generate it on each read
-                if data is None:
-                    continue
-                name = f"{activity.id}.fit" if self.batch_entry_names == "id" else f"file-{n}.fit"
-                archive.writestr(name, data)
-        return out.getvalue()
+        members = []
+        for n, activity in enumerate(chosen, start=1):
+            if activity is None or activity.athlete_id != athlete_id or activity.source == "STRAVA":
+                continue
+            member = activity.zip_member()
+            if member is None:
+                continue
+            name = f"{activity.id}.fit" if self.batch_entry_names == "id" else f"file-{n}.fit"
+            members.append((name, member))
+        return zip_of(members)
 
     def count(self, method: str, path_prefix: str) -> int:
         with self._lock:
