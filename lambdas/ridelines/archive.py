@@ -41,7 +41,9 @@ def encode_feature(feature: Mapping[str, Any]) -> bytes:
 
 def encode_canonical(line: Mapping[str, Any]) -> bytes:
     """The archive line of a :func:`canonical_feature`."""
-    return json.dumps(line, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
+    return (
+        json.dumps(line, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
+    )
 
 
 def line_hash(line: bytes) -> bytes:

