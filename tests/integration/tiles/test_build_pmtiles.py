@@ -190,3 +190,29 @@ def test_unparsable_tippecanoe_args_is_a_configuration_error(monkeypatch, tmp_pa
     monkeypatch.setenv("TIPPECANOE_ARGS", "--name='unclosed")
     with pytest.raises(ConfigurationError, match="TIPPECANOE_ARGS"):
         build_pmtiles([], tmp_path / "x.pmtiles")
+
+
+def test_a_tile_over_the_size_limit_drops_its_densest_lines_instead_of_failing(tmp_path: Path) -> None:
+    """The safety valve: a part whose densest tiles pass ``--maximum-tile-bytes`` still builds (the
+    default limit is 2 MB; a small one here makes 40 overlapping rides enough to pass it), keeps
+    z12 as its deepest zoom, and only the over-full tiles lose some lines."""
+
+    def loop(n: int) -> dict:
+        coords = [
+            [8.54 + 0.02 * math.cos(k / 50 + n / 7) + n * 1e-5, 47.37 + 0.02 * math.sin(k / 50) + n * 1e-5]
+            for k in range(320)
+        ]
+        return {
+            "type": "Feature",
+            "properties": {"id": f"loop{n}", "type": "Ride"},
+            "geometry": {"type": "LineString", "coordinates": coords},
+        }
+
+    rides = [loop(n) for n in range(40)]
+    out = tmp_path / "dense.pmtiles"
+    result = build_pmtiles(rides, out, extra_args=["--maximum-tile-bytes=6000"])
+    assert result.features_written == 40
+    header, _, ids = decode_pmtiles(out)
+    assert header["max_zoom"] == 12
+    assert any(len(found) < 40 for found in ids.values())  # the valve engaged somewhere
+    assert all(found for zoom, found in ids.items() if zoom >= 1)  # and never emptied a zoom
