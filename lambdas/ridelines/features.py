@@ -92,7 +92,7 @@ def decode_track(
     (:mod:`ridelines.selection`)."""
     activity = fit.decode(data, source)
     if not activity.is_activity:
-        track = Track([], 0.0)
+        track = Track([])
     elif window is None:
         track = build_track(activity.samples)
     else:

@@ -21,6 +21,7 @@ stretches shrink to their ends (typically 3x fewer points on real rides).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ SIMPLIFY_TOLERANCE_M = 1.0
 
 EARTH_RADIUS_M = 6_371_008.8
 _DEG = math.pi / 180
+# Steps within this many degrees of latitude and of longitude are at most ~240 m
+# (sqrt(2) x 170 m, cos(lat) <= 1): below MIN_JUMP_M, so no jump, and build_track skips the
+# distance (cos + hypot per point) that only a jump would need.
+_NEAR_DEG = 170.0 / (EARTH_RADIUS_M * _DEG)
 
 Point = tuple[float, float, float | None]  # lon, lat, altitude (m) or None
 T = TypeVar("T", bound=Sequence[Any])
@@ -46,7 +51,6 @@ T = TypeVar("T", bound=Sequence[Any])
 @dataclass
 class Track:
     segments: list[list[Point]]
-    length_m: float
     split_pause: int = 0
     split_gap: int = 0
     split_jump: int = 0
@@ -56,6 +60,23 @@ class Track:
     @property
     def points(self) -> int:
         return sum(len(s) for s in self.segments)
+
+    @functools.cached_property
+    def length_m(self) -> float:
+        """Metres ridden: every step between consecutive points of a segment (:func:`distance_m`'s
+        float operations), added in the order the points were read. Worked out when asked, not
+        while building: a FIT session states its distance, so most tracks never need it."""
+        length = 0.0
+        cos, hypot, deg = math.cos, math.hypot, _DEG
+        for segment in self.segments:
+            prev_lon, prev_lat = segment[0][0], segment[0][1]
+            for point in segment[1:]:
+                lon, lat = point[0], point[1]
+                length += EARTH_RADIUS_M * hypot(
+                    (lon - prev_lon) * deg * cos((prev_lat + lat) * 0.5 * deg), (lat - prev_lat) * deg
+                )
+                prev_lon, prev_lat = lon, lat
+        return length
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -86,7 +107,6 @@ def semicircles_to_degrees(semi: int) -> float:
 def build_track(samples: Sequence[Sample]) -> Track:
     segments: list[list[Point]] = []
     current: list[Point] = []
-    length = 0.0
     pauses = gaps = jumps = 0
     prev_ts: int | None = None
     prev_lon = prev_lat = 0.0
@@ -96,7 +116,7 @@ def build_track(samples: Sequence[Sample]) -> Track:
     # The per-point body is inlined (it runs 100,000 times on a long ride): semicircles_to_degrees,
     # distance_m, and round(alt, ALT_DECIMALS) through the cache.
     scale, magic, microdeg = _MICRODEG_PER_SEMI, _ROUND_HALF_EVEN, _MICRODEG
-    cos, hypot, deg = math.cos, math.hypot, _DEG
+    cos, hypot, deg, near = math.cos, math.hypot, _DEG, _NEAR_DEG
     for ts, lat_semi, lon_semi, alt, new_segment in samples:
         y = lon_semi * scale
         n = (y + magic) - magic
@@ -115,19 +135,18 @@ def build_track(samples: Sequence[Sample]) -> Track:
                 if ts is not None:
                     prev_ts = ts
                 continue
+            elif -near < lon - prev_lon < near and -near < lat - prev_lat < near:
+                split = False  # a step of at most ~240 m: never a jump, no distance needed
             else:
                 # distance_m(prev_lon, prev_lat, lon, lat), the same float operations
                 step = EARTH_RADIUS_M * hypot(
                     (lon - prev_lon) * deg * cos((prev_lat + lat) * 0.5 * deg), (lat - prev_lat) * deg
                 )
-                if step > MIN_JUMP_M and (
+                split = step > MIN_JUMP_M and (
                     ts is None or prev_ts is None or ts <= prev_ts or step / (ts - prev_ts) > MAX_SPEED_MPS
-                ):
+                )
+                if split:
                     jumps += 1
-                    split = True
-                else:
-                    length += step
-                    split = False
             if split:
                 if len(current) >= MIN_SEGMENT_POINTS:
                     segments.append(current)
@@ -147,7 +166,7 @@ def build_track(samples: Sequence[Sample]) -> Track:
             prev_ts = ts
     if len(current) >= MIN_SEGMENT_POINTS:
         segments.append(current)
-    return Track(segments, length, pauses, gaps, jumps, every_point_has_altitude=not altitude_missing)
+    return Track(segments, pauses, gaps, jumps, every_point_has_altitude=not altitude_missing)
 
 
 _UNSEEN = object()
