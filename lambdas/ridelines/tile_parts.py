@@ -36,7 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ridelines.archive import ArchiveWriter, iter_features, iter_lines, line_activity_id, line_hash
+from ridelines.archive import (
+    TRANSIENT_ZSTD_LEVEL,
+    ArchiveWriter,
+    iter_features,
+    iter_lines,
+    line_activity_id,
+    line_hash,
+)
 from ridelines.errors import RidelinesError
 from ridelines.ports import BlobStore
 from ridelines.tiling import (
@@ -302,7 +309,7 @@ def _split_stale(archive: Path, names: set[str], scratch: Path) -> dict[str, Pat
     if not names:
         return {}
     paths = {name: scratch / f"{name}.geojson.zst" for name in names}
-    writers = {name: ArchiveWriter(path) for name, path in paths.items()}
+    writers = {name: ArchiveWriter(path, level=TRANSIENT_ZSTD_LEVEL) for name, path in paths.items()}
     try:
         for line in iter_lines(archive):
             writer = writers.get(part_of(line_properties(line)))

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from ridelines.archive import ArchiveWriter
+from ridelines.archive import TRANSIENT_ZSTD_LEVEL, ArchiveWriter
 from ridelines.index import EntryStatus
 from ridelines.pipeline.staging import StagedResult, read_staged, staged_lines
 from ridelines.ports import BlobStore
@@ -201,7 +201,7 @@ class EarlyMaps:
         work = Path(tempfile.mkdtemp(prefix="early-", dir=self.workdir))
         try:
             archive = work / "early.geojson.zst"
-            with ArchiveWriter(archive) as writer:
+            with ArchiveWriter(archive, level=TRANSIENT_ZSTD_LEVEL) as writer:
                 for line in staged_lines(self.blobs, tracks, work):
                     if due is _Due.PUBLISH or part_of(line_properties(line)) in years:
                         writer.write_line(line)

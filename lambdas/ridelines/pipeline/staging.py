@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ridelines.archive import ArchiveWriter, iter_lines, line_activity_id
+from ridelines.archive import TRANSIENT_ZSTD_LEVEL, ArchiveWriter, iter_lines, line_activity_id
 from ridelines.index import EntryStatus
 from ridelines.ports import BlobStore
 
@@ -77,7 +77,7 @@ class BatchWriter:
                 prefix="batch-", suffix=FEATURES_SUFFIX, dir=self._workdir, delete=False
             )
             self._path = Path(self._handle.name)
-            self._writer = ArchiveWriter(self._handle)
+            self._writer = ArchiveWriter(self._handle, level=TRANSIENT_ZSTD_LEVEL)
         return self._writer
 
     def _close(self) -> None:
