@@ -22,6 +22,12 @@ the next map merges it. Tiling each year as it completes keeps the final merge s
 fewer times saves what grows with every map (``tile-join`` over every part so far, and the
 in-progress year re-tiled for each map).
 
+Nor is a map published when **the complete one is due sooner** than the next early map could
+be: the sync says how many rides it expects to stage (``expected_tracks``), and when the rate
+so far says the rest arrives within :data:`MIN_SECONDS_BETWEEN_MAPS`, a newly complete year is
+only tiled ahead. Merging every part for a map that the complete map replaces seconds later is
+the costliest early map of all (its ``tile-join`` reads the most parts).
+
 Early maps are built in one background thread, so downloads and conversion never wait for
 Tippecanoe; a commit while one is being built starts none (it is built when that one is done).
 :meth:`EarlyMaps.close` is called when downloads end and :meth:`EarlyMaps.join` before the final
@@ -90,6 +96,7 @@ class EarlyMaps:
     tiled_years: frozenset[str] = frozenset()  # complete years in the parts cache (published or not)
     publishes: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, rides)
     clock: Callable[[], float] = time.monotonic
+    expected_tracks: int | None = None  # rides this leg may stage in all (None: no forecast)
 
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -98,6 +105,11 @@ class EarlyMaps:
     _closing: bool = field(default=False, init=False, repr=False)
     _years: frozenset[str] = field(default=frozenset(), init=False, repr=False)
     _last_publish: float | None = field(default=None, init=False, repr=False)  # when its build began
+    _rate_from: tuple[float, int] | None = field(default=None, init=False, repr=False)  # (time, tracks)
+
+    def __post_init__(self) -> None:
+        if self.expected_tracks is not None:  # made as the downloads begin: the rate's start
+            self._rate_from = (self.clock(), self.published_rides)
 
     @property
     def started(self) -> bool:
@@ -187,9 +199,22 @@ class EarlyMaps:
         complete = _all_but_oldest(self._years)
         if complete <= self.published_years:
             return None
-        if self._last_publish is None or self.clock() - self._last_publish >= MIN_SECONDS_BETWEEN_MAPS:
+        now = self.clock()
+        interval_over = self._last_publish is None or now - self._last_publish >= MIN_SECONDS_BETWEEN_MAPS
+        if interval_over and not self._complete_map_soon(tracks, now):
             return _Due.PUBLISH
         return None if complete <= self.tiled_years else _Due.TILE
+
+    def _complete_map_soon(self, tracks: int, now: float) -> bool:
+        """Whether, at the rate rides have been staged so far, the rest are staged within
+        MIN_SECONDS_BETWEEN_MAPS (the complete map follows them). Called under ``_lock``."""
+        if self.expected_tracks is None or self._rate_from is None:
+            return False
+        since, tracks_then = self._rate_from
+        staged, elapsed = tracks - tracks_then, now - since
+        if staged <= 0 or elapsed <= 0:
+            return False
+        return (self.expected_tracks - tracks) * elapsed / staged < MIN_SECONDS_BETWEEN_MAPS
 
     def _maybe_publish(self, tracks: dict[str, StagedResult]) -> None:
         with self._lock:  # one snapshot: what is judged due is what is recorded as published

@@ -608,6 +608,7 @@ class _Leg:
                 self.job.publisher,
                 self.job.workdir,
                 published_rides=self._staged_tracks,
+                expected_tracks=self._staged_tracks + len(to_fetch),  # some may have no track
             )
             # the UTC year names the ride's tiles part (tile_parts.part_of); a year is complete
             # once an older one is being staged, since downloads follow the listing newest first

@@ -301,3 +301,25 @@ def test_a_year_completed_soon_after_a_map_is_tiled_ahead_and_merged_by_the_next
     assert world.recorder.merged[-1] is True and world.recorder.published[-1] == world.first(world.rides)
     assert world.early.published_years == {"2026", "2025"}
     assert [n for _t, n in world.early.publishes][-1] == world.rides
+
+
+def test_no_map_is_merged_when_the_complete_one_is_due_sooner(tmp_path: Path) -> None:
+    """At the rate rides have been staged, when the rest arrive within MIN_SECONDS_BETWEEN_MAPS a
+    newly complete year is only tiled ahead: the complete map replaces a merged one seconds later."""
+    world = World(tmp_path)
+    world.clock.running = False
+    world.commit(GROWTH_MAPS_UNTIL, year="2026")  # an earlier leg's, with its maps out
+    world.early = world.maps(published_rides=GROWTH_MAPS_UNTIL, expected_tracks=GROWTH_MAPS_UNTIL + 1000)
+    world.clock.now += 100.0  # 100 rides in 100 s: the other 900 would take 900 s
+    world.commit(100, year="2026")
+    world.commit(1, year="2025")
+    world.early.after_commit({"2026", "2025"}, world.rides)
+    world.early.join()
+    assert world.recorder.merged == [True]  # 2026 complete, the end far off: a map goes out
+    world.clock.now += 800.0  # 880 more rides in 800 s: the last 19 come within a few seconds
+    world.commit(880, year="2025")
+    world.commit(1, year="2024")
+    world.early.after_commit({"2024"}, world.rides)
+    world.early.join()
+    assert world.recorder.merged == [True, False]  # 2025 only tiled ahead for the complete map
+    assert len(world.early.publishes) == 1 and world.early.tiled_years == {"2026", "2025"}
