@@ -345,7 +345,11 @@ def test_a_denied_consent_is_explained(local_stack: Any, browser: Any) -> None:
         page.get_by_role("button", name="Deny").click()
         page.wait_for_selector("#message:not([hidden])")
         assert "not granted" in (page.text_content("#message") or "")
+        # the notice shows at once; the signed-out screen once the first /api/user answers 401
+        # (under load, a moment later), and it keeps the notice
+        page.wait_for_selector("#signed-out:not([hidden])")
         assert page.is_visible("#connect")
+        assert "not granted" in (page.text_content("#message") or "")
     finally:
         page.close()
 
