@@ -25,6 +25,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, TypeVar
 
 from ridelines.fit import Sample
@@ -67,15 +68,9 @@ class Track:
         float operations), added in the order the points were read. Worked out when asked, not
         while building: a FIT session states its distance, so most tracks never need it."""
         length = 0.0
-        cos, hypot, deg = math.cos, math.hypot, _DEG
         for segment in self.segments:
-            prev_lon, prev_lat = segment[0][0], segment[0][1]
-            for point in segment[1:]:
-                lon, lat = point[0], point[1]
-                length += EARTH_RADIUS_M * hypot(
-                    (lon - prev_lon) * deg * cos((prev_lat + lat) * 0.5 * deg), (lat - prev_lat) * deg
-                )
-                prev_lon, prev_lat = lon, lat
+            for a, b in pairwise(segment):
+                length += distance_m(a[0], a[1], b[0], b[1])
         return length
 
 
