@@ -49,9 +49,8 @@ from ridelines.ports import BlobStore
 from ridelines.tiling import (
     build_pmtiles,
     build_pmtiles_from_lines,
-    is_drawn,
+    drawn_tile_line,
     join_pmtiles,
-    tile_line,
     tippecanoe_args,
 )
 
@@ -298,10 +297,7 @@ def _tile_lines_of(source: Path, known: TileLines, *, include_virtual: bool) -> 
     """The Tippecanoe lines of a part's archive lines: ready ones as they are, the rest encoded."""
     for line in iter_lines(source):
         ready = known.get(line_hash(line))
-        if ready is None:
-            feature = json.loads(line)
-            ready = (tile_line(feature) or b"") if is_drawn(feature, include_virtual=include_virtual) else b""
-        yield ready
+        yield drawn_tile_line(json.loads(line), include_virtual=include_virtual) if ready is None else ready
 
 
 def _split_stale(archive: Path, names: set[str], scratch: Path) -> dict[str, Path]:

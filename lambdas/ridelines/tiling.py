@@ -282,6 +282,12 @@ def is_drawn(feature: Mapping, *, include_virtual: bool) -> bool:
     return include_virtual or not (feature.get("properties") or {}).get("virtual")
 
 
+def drawn_tile_line(feature: Mapping, *, include_virtual: bool) -> bytes:
+    """The feature's :func:`tile_line`, ``b""`` when the map draws nothing of it (no line, or a
+    virtual ride while those are off): what :func:`build_pmtiles_from_lines` passes over."""
+    return (tile_line(feature) or b"") if is_drawn(feature, include_virtual=include_virtual) else b""
+
+
 def tile_line(feature: Mapping) -> bytes | None:
     """One GeoJSONSeq line for Tippecanoe, or None for a feature without a line to draw."""
     geometry = feature.get("geometry") or {}

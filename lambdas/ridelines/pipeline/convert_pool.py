@@ -37,7 +37,7 @@ from ridelines.errors import FitDecodeError
 from ridelines.features import ActivityMeta, decode_track, feature_from_track, track_file_to_feature
 from ridelines.gpxtcx import TrackFileError
 from ridelines.selection import ActivityWindow
-from ridelines.tiling import is_drawn, tile_line
+from ridelines.tiling import drawn_tile_line
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,7 @@ def _track(feature: dict[str, Any], request: ConvertRequest, truncated: str | No
     )
     line = encode_canonical(canonical)
     products = ride_products(canonical, include_virtual=request.include_virtual)
-    drawn = is_drawn(canonical, include_virtual=request.include_virtual)
-    tiles = (tile_line(canonical) or b"") if drawn else b""
+    tiles = drawn_tile_line(canonical, include_virtual=request.include_virtual)
     return Converted(line, (line_hash(line), products), truncated, tile_line=tiles)
 
 

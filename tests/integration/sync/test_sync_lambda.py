@@ -73,10 +73,10 @@ def test_the_map_is_tiled_from_the_converters_lines_without_parsing_the_archive(
     """Every ride a sync converts reaches Tippecanoe as the line its converter made (no privacy
     zones): the parts never parse and thin an archive line again."""
 
-    def parsed_again(feature: Any) -> bytes:
+    def parsed_again(feature: Any, **_kwargs: Any) -> bytes:
         raise AssertionError(f"archive line of {feature['properties']['id']} parsed for the tiles")
 
-    monkeypatch.setattr(tile_parts, "tile_line", parsed_again)
+    monkeypatch.setattr(tile_parts, "drawn_tile_line", parsed_again)
     result = world.trigger()
     assert result["status"] == "succeeded"
     assert set(world.tiles()) == RIDE_IDS
