@@ -33,7 +33,7 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -440,6 +440,16 @@ def cut_feature(
         else {"type": "MultiLineString", "coordinates": coordinates}
     )
     return {**feature, "geometry": new_geometry}
+
+
+def privacy_transform(
+    privacy: StoredPrivacy | None,
+) -> Callable[[Iterable[Mapping[str, Any]]], Iterator[Mapping[str, Any]]] | None:
+    """:func:`apply_privacy` with these settings, or None when they cut nothing: the features
+    then reach the tiles as they are (and lines already encoded for Tippecanoe can be used)."""
+    if privacy is None or privacy.is_empty:
+        return None
+    return lambda features: apply_privacy(features, privacy)
 
 
 def apply_privacy(

@@ -89,7 +89,7 @@ from ridelines.pipeline.staging import (
 )
 from ridelines.pipeline.workdir import LegScratch
 from ridelines.ports import BlobStore, SyncInvoker, SyncStateRepository
-from ridelines.privacy import NO_PRIVACY_VERSION, StoredPrivacy, apply_privacy, privacy_version
+from ridelines.privacy import NO_PRIVACY_VERSION, StoredPrivacy, privacy_transform, privacy_version
 from ridelines.publish import PublishResult, TilesPublisher
 from ridelines.selection import ActivityWindow
 from ridelines.tile_parts import PartsIncomplete, TileLines, build_tiles_in_parts, parts_prefix
@@ -1034,8 +1034,7 @@ class _Leg:
             prefix=parts_prefix(self.job.layout.archive_key),
             workdir=workdir,
             include_virtual=self.settings.include_virtual,
-            # no privacy zones: the features go in as they are, so the converters' lines serve
-            transform=None if privacy is None or privacy.is_empty else lambda f: apply_privacy(f, privacy),
+            transform=privacy_transform(privacy),  # None without a cut: the converters' lines serve
             transform_key=privacy_version(privacy),
             tile_lines=self._tile_lines,
             out_of_time=lambda: (

@@ -19,6 +19,7 @@ from ridelines.privacy import (
     apply_privacy,
     cut_feature,
     distance_m,
+    privacy_transform,
     protect,
 )
 
@@ -156,6 +157,17 @@ def test_no_settings_pass_every_feature_through_unchanged() -> None:
     rides = [real_ride(n) for n in REAL_RIDES[:3]]
     assert list(apply_privacy(rides, None)) == rides
     assert list(apply_privacy(rides, StoredPrivacy())) == rides
+
+
+def test_the_tiles_transform_is_none_only_when_nothing_is_cut() -> None:
+    """No transform lets the sync hand Tippecanoe the converters' lines as they are."""
+    assert privacy_transform(None) is None and privacy_transform(StoredPrivacy()) is None
+    ride = real_ride(REAL_RIDES[0])
+    for privacy in (protect(zone_at(first_point(ride), 300.0)), StoredPrivacy(hide_ends_m=250.0)):
+        transform = privacy_transform(privacy)
+        assert transform is not None
+        assert list(transform([ride])) == list(apply_privacy([ride], privacy))
+        assert list(transform([ride])) != [ride]
 
 
 # -- cut ends don't point home --------------------------------------------------------------------
